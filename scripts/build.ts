@@ -25,13 +25,22 @@ async function newestSource(dir: string): Promise<number> {
   return newest;
 }
 
+// Flags: --force rebuilds; --entry FILE and --out-dir DIR build another
+// entry (assembly/dev/*.ts while developing one family) to another folder.
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+const ENTRY = flag("--entry", "assembly/index.ts");
+const OUT_DIR = flag("--out-dir", "build");
+
 async function oldestOutput(): Promise<number> {
   let oldest = Infinity;
   for (const target of TARGETS) {
     try {
       oldest = Math.min(
         oldest,
-        (await stat(`build/impasto-${target}.wasm`)).mtimeMs,
+        (await stat(`${OUT_DIR}/impasto-${target}.wasm`)).mtimeMs,
       );
     } catch {
       return 0;
@@ -47,24 +56,28 @@ async function main(): Promise<number> {
     (await stat("asconfig.json")).mtimeMs,
   );
   if (!force && (await oldestOutput()) > sources) {
-    console.log("build: engine is up to date (build/impasto-*.wasm)");
+    console.log(`build: engine is up to date (${OUT_DIR}/impasto-*.wasm)`);
     return 0;
   }
   for (const target of TARGETS) {
     const t0 = performance.now();
     const { error, stderr } = await asc.main([
-      "assembly/index.ts",
+      ENTRY,
       "--config",
       "asconfig.json",
       "--target",
       target,
+      "--outFile",
+      `${OUT_DIR}/impasto-${target}.wasm`,
+      "--textFile",
+      `${OUT_DIR}/impasto-${target}.wat`,
     ]);
     if (error) {
       console.error(stderr.toString());
       console.error(`build: ${target} failed: ${error.message}`);
       return 1;
     }
-    const bytes = (await stat(`build/impasto-${target}.wasm`)).size;
+    const bytes = (await stat(`${OUT_DIR}/impasto-${target}.wasm`)).size;
     console.log(
       `build: ${target} ${(bytes / 1024).toFixed(1)} KiB in ${
         ((performance.now() - t0) / 1000).toFixed(1)
@@ -72,7 +85,7 @@ async function main(): Promise<number> {
     );
   }
   for (const target of TARGETS.filter((t) => t.startsWith("threads"))) {
-    const wat = await readFile(`build/impasto-${target}.wat`, "utf8");
+    const wat = await readFile(`${OUT_DIR}/impasto-${target}.wat`, "utf8");
     if (wat.includes("~lib/rt/")) {
       console.error(
         `build: ${target} contains AssemblyScript runtime code (~lib/rt/), which is unsafe on shared memory; remove managed allocations from assembly/`,

