@@ -1,2 +1,3 @@
 // f32-lrn family: re-exports its kernels (scalar twins and SIMD versions).
-export {};
+export * from "./f32-lrn-scalar";
+export * from "./f32-lrn-wasmsimd";

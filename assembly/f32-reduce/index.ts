@@ -1,2 +1,3 @@
-// f32-reduce family: re-exports its kernels (scalar twins and SIMD versions).
-export {};
+// f32-reduce family: chunked deterministic reductions (partials per chunk).
+export * from "./f32-reduce-scalar";
+export * from "./f32-reduce-wasmsimd";

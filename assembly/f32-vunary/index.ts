@@ -1,2 +1,3 @@
-// f32-vunary family: re-exports its kernels (scalar twins and SIMD versions).
-export {};
+// f32-vunary family: activations, their backwards, and elementwise math.
+export * from "./f32-vunary-scalar";
+export * from "./f32-vunary-wasmsimd";

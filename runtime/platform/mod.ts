@@ -26,12 +26,34 @@ export interface Platform {
   hardwareConcurrency(): number;
   /** Makes relaxed SIMD available where the host hides it behind a flag. */
   enableRelaxedSimd(): void;
+  /** Reads a file by path (hosts with a file system). */
+  readFile(path: string): Promise<Uint8Array>;
+  /**
+   * Writes a file atomically: a temporary file beside it, then a rename, so
+   * readers never see a half-written file.
+   */
+  writeFileAtomic(path: string, data: Uint8Array): Promise<void>;
+}
+
+function noFileSystem(): never {
+  throw new Error("This host has no file system; pass bytes instead of paths");
 }
 
 type DenoLike = {
   readFile(path: string | URL): Promise<Uint8Array>;
+  writeFile(path: string, data: Uint8Array): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  pid: number;
   version?: { deno: string };
 };
+
+/** A temporary name beside `path`, unique to this process and call. */
+export function temporaryPath(path: string, pid = 0): string {
+  return `${path}.${pid}.${Date.now().toString(36)}${
+    Math.floor(Math.random() * 1e9).toString(36)
+  }.tmp`;
+}
 
 function denoGlobal(): DenoLike | undefined {
   return (globalThis as unknown as { Deno?: DenoLike }).Deno;
@@ -77,6 +99,18 @@ const denoPlatform: Platform = {
     webWorkerHandle(new Worker(url.href, { type: "module" })),
   hardwareConcurrency: () => navigator.hardwareConcurrency ?? 1,
   enableRelaxedSimd: () => {},
+  readFile: (path) => denoGlobal()!.readFile(path),
+  writeFileAtomic: async (path, data) => {
+    const deno = denoGlobal()!;
+    const tmp = temporaryPath(path, deno.pid);
+    try {
+      await deno.writeFile(tmp, data);
+      await deno.rename(tmp, path);
+    } catch (e) {
+      await deno.remove(tmp).catch(() => {});
+      throw e;
+    }
+  },
 };
 
 const browserPlatform: Platform = {
@@ -88,6 +122,8 @@ const browserPlatform: Platform = {
       : null,
   hardwareConcurrency: () => navigator.hardwareConcurrency ?? 1,
   enableRelaxedSimd: () => {},
+  readFile: () => Promise.reject(noFileSystem()),
+  writeFileAtomic: () => Promise.reject(noFileSystem()),
 };
 
 // Edge runtimes (workerd and the like): no workers, no file system.

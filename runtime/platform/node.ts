@@ -1,9 +1,14 @@
 // Node.js host adapter, imported only under Node (see mod.ts).
-import { readFile } from "node:fs/promises";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { parentPort, Worker } from "node:worker_threads";
-import type { ParentPort, Platform, WorkerHandle } from "./mod.ts";
+import {
+  type ParentPort,
+  type Platform,
+  temporaryPath,
+  type WorkerHandle,
+} from "./mod.ts";
 
 function nodeWorkerHandle(worker: Worker): WorkerHandle {
   // Idle workers must not keep the process alive.
@@ -25,6 +30,17 @@ export const nodePlatform: Platform = {
   spawnWorker: (url) => nodeWorkerHandle(new Worker(url)),
   hardwareConcurrency: () => availableParallelism(),
   enableRelaxedSimd: () => setFlagsFromString("--experimental-wasm-relaxed-simd"),
+  readFile: async (path) => new Uint8Array(await readFile(path)),
+  writeFileAtomic: async (path, data) => {
+    const tmp = temporaryPath(path, process.pid);
+    try {
+      await writeFile(tmp, data);
+      await rename(tmp, path);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  },
 };
 
 export function nodeParentPort(): ParentPort {
