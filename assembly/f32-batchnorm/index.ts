@@ -1,2 +1,3 @@
 // f32-batchnorm family: re-exports its kernels (scalar twins and SIMD versions).
-export {};
+export * from "./f32-batchnorm-scalar";
+export * from "./f32-batchnorm-wasmsimd";

@@ -1,2 +1,3 @@
-// f32-loss family: re-exports its kernels (scalar twins and SIMD versions).
-export {};
+// f32-loss family: MSE, BCE with logits, softmax and softmax cross-entropy.
+export * from "./f32-loss-scalar";
+export * from "./f32-loss-wasmsimd";

@@ -311,9 +311,12 @@ export class ProtoReader {
       case WIRE_I64:
         this.#take(8, "I64 value");
         return;
-      case WIRE_LEN:
-        this.pos += this.length();
+      case WIRE_LEN: {
+        // Not `this.pos += this.length()`: that reads pos before the prefix.
+        const n = this.length();
+        this.pos += n;
         return;
+      }
       case WIRE_I32:
         this.#take(4, "I32 value");
         return;
