@@ -7,7 +7,14 @@ export { getBackend, setBackend } from "./backend.ts";
 export type { Backend, MemoryInfo, Storage } from "./backend.ts";
 export { Engine, type EngineOptions, type Variant } from "./engine/engine.ts";
 export * from "./tensor.ts";
-export { backward, isRecording, noGrad, releaseGraph } from "./autograd.ts";
+export { isRecording, noGrad, releaseGraph } from "./autograd.ts";
+export { backward, grad } from "./grad.ts";
+export * as ops from "./ops/mod.ts";
+export * as nn from "./nn/mod.ts";
+export * as init from "./init.ts";
+export { defaultRandom, manualSeed, portableLog, Random } from "./random.ts";
+export { hasKernel, registerKernel, runKernel } from "./kernel_registry.ts";
+export type { KernelName, KernelSignatures } from "./kernel_names.ts";
 
 export interface BackendOptions extends EngineOptions {
   /** Which backend; only "wasm" today. */

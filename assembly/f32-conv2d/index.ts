@@ -1,2 +1,8 @@
 // f32-conv2d family: re-exports its kernels (scalar twins and SIMD versions).
-export {};
+// The implicit-GEMM driver (f32-conv2d-igemm-6x8-wasmsimd.ts) is internal.
+export * from "./f32-conv2d-scalar";
+export * from "./f32-conv2d-fwd-6x8-wasmsimd";
+export * from "./f32-conv2d-bwd-data-6x8-wasmsimd";
+export * from "./f32-conv2d-bwd-filter-3x3-wasmsimd";
+export * from "./f32-pad2d-reflect-scalar";
+export * from "./f32-pad2d-reflect-wasmsimd";

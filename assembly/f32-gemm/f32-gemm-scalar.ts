@@ -1,5 +1,5 @@
 // GEMM, plain loops: C = alpha * op(A) * op(B) + beta * C. The reference
-// twin of f32-gemm-4x8-wasmsimd.ts (same arguments, no workspace).
+// twin of f32-gemm-6x8-wasmsimd.ts (same arguments, no workspace).
 // Shapes: op(A) m x k, op(B) k x n, C m x n, row-major with leading
 // dimensions lda, ldb, ldc in elements. Threads split the rows of C.
 import { shareStart, shareEnd } from "../common/partition";

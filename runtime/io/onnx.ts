@@ -690,7 +690,10 @@ function fixedData(
   let bytes = 0;
   for (const c of chunks) bytes += c.length;
   if (bytes !== count * width) {
-    mismatch(type === DataType.FLOAT ? "float_data" : "double_data", bytes / width);
+    mismatch(
+      type === DataType.FLOAT ? "float_data" : "double_data",
+      bytes / width,
+    );
   }
   const out = new CTOR[type](count);
   const outBytes = new Uint8Array(out.buffer);
@@ -781,7 +784,11 @@ function typed(
 }
 
 /** An INT attribute, or `fallback` when absent. */
-export function attrInt(node: OnnxNode, name: string, fallback: number): number {
+export function attrInt(
+  node: OnnxNode,
+  name: string,
+  fallback: number,
+): number {
   return typed(node, name, AttributeType.INT)?.i ?? fallback;
 }
 

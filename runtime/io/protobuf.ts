@@ -177,7 +177,7 @@ export class ProtoReader {
     hi = (b & 0x7f) >> 4;
     if (b >= 0x80) {
       // Bytes 6-10 fill hi bits 3-31 (the 10th byte's bit 0 is bit 63).
-      for (let shift = 3; ; shift += 7) {
+      for (let shift = 3;; shift += 7) {
         if (pos - start >= 10) {
           this.fail("varint longer than 10 bytes", start);
         }
@@ -395,7 +395,9 @@ export class ProtoReader {
     }
     this.expect(WIRE_LEN, name);
     const n = this.length();
-    if (n % 4 !== 0) this.fail(`packed ${name} length ${n} is not a multiple of 4`);
+    if (n % 4 !== 0) {
+      this.fail(`packed ${name} length ${n} is not a multiple of 4`);
+    }
     for (let i = 0; i < n; i += 4) out.push(this.float());
   }
 
@@ -576,14 +578,18 @@ export class ProtoWriter {
   packedFloats(field: number, values: ArrayLike<number>): this {
     const b = new Uint8Array(values.length * 4);
     const dv = new DataView(b.buffer);
-    for (let i = 0; i < values.length; i++) dv.setFloat32(i * 4, values[i], true);
+    for (let i = 0; i < values.length; i++) {
+      dv.setFloat32(i * 4, values[i], true);
+    }
     return this.bytes(field, b);
   }
 
   packedDoubles(field: number, values: ArrayLike<number>): this {
     const b = new Uint8Array(values.length * 8);
     const dv = new DataView(b.buffer);
-    for (let i = 0; i < values.length; i++) dv.setFloat64(i * 8, values[i], true);
+    for (let i = 0; i < values.length; i++) {
+      dv.setFloat64(i * 8, values[i], true);
+    }
     return this.bytes(field, b);
   }
 

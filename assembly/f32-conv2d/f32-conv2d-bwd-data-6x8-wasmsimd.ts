@@ -1,10 +1,10 @@
 // conv2d backward-data, f32x4: dX = conv^T(dY, W), as implicit GEMM over
 // weights packed by f32_conv2d_pack_weights in the backward-data layout
-// (driver: f32-conv2d-igemm-4x8-wasmsimd.ts). Each dX pixel gathers the dY
+// (driver: f32-conv2d-igemm-6x8-wasmsimd.ts). Each dX pixel gathers the dY
 // pixels it fed (no col2im scatter): threads write disjoint outputs.
 // Shapes: dY N x K x OH x OW, W K x C/G x R x S, dX N x C x H x W.
 // Workspace: f32_conv2d_workspace() bytes per thread.
-import { GATHER_TRANSPOSED, igemmConv } from "./f32-conv2d-igemm-4x8-wasmsimd";
+import { GATHER_TRANSPOSED, igemmConv } from "./f32-conv2d-igemm-6x8-wasmsimd";
 
 /**
  * dX = conv^T(dY, W) (+ bias over dX's channels, used by the transposed

@@ -1,12 +1,12 @@
 // conv2d forward, f32x4, as implicit GEMM over packed
-// weights (driver: f32-conv2d-igemm-4x8-wasmsimd.ts).
+// weights (driver: f32-conv2d-igemm-6x8-wasmsimd.ts).
 // Shapes: X N x C x H x W, W K x C/G x R x S (KCRS = PyTorch OIHW),
 // Y N x K x OH x OW, bias K; OH = (H + pt + pb - dh*(R-1) - 1)/sh + 1.
 // Only the top/left padding enters the gather; the bottom/right padding
 // is implied by OH/OW.
 import { shareStart, shareEnd } from "../common/partition";
-import { MR } from "../f32-gemm/f32-gemm-4x8-ukernel-wasmsimd";
-import { GATHER_CONV, igemmConv, igemmWorkspace } from "./f32-conv2d-igemm-4x8-wasmsimd";
+import { MR } from "../f32-gemm/f32-gemm-6x8-ukernel-wasmsimd";
+import { GATHER_CONV, igemmConv, igemmWorkspace } from "./f32-conv2d-igemm-6x8-wasmsimd";
 
 /** Bytes of packed weights for f32_conv2d_pack_weights with these sizes. */
 export function f32_conv2d_packed_weights_bytes(G: i32, Mg: i32, Kdim: i32): i32 {

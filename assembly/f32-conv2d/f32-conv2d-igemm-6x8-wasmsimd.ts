@@ -25,12 +25,12 @@
 // every output sees the same k blocks in the same order: bit-identical for
 // any thread count.
 import { shareStart, shareEnd } from "../common/partition";
-import { MR, NR, ukernel4x8 } from "../f32-gemm/f32-gemm-4x8-ukernel-wasmsimd";
+import { MR, NR, ukernel6x8 } from "../f32-gemm/f32-gemm-6x8-ukernel-wasmsimd";
 
 export const GATHER_CONV: i32 = 0;
 export const GATHER_TRANSPOSED: i32 = 1;
 
-/** k block: a packed A panel (MR x KC floats = 4 KiB) stays in L1. */
+/** k block: a packed A panel (MR x KC floats = 6 KiB) stays in L1. */
 export const CONV_KC: i32 = 256;
 /** Output pixels per tile: a packed B block (KC x NC = 128 KiB) stays in L2. */
 export const CONV_NC: i32 = 128;
@@ -227,7 +227,7 @@ export function igemmConv(
         const orow = outBase + ((<usize>m * outPlane) << 2);
         const mr = min(MR, Mg - m);
         for (let j = 0; j < nc; j += NR) {
-          ukernel4x8(
+          ukernel6x8(
             kc, ap, packedB + (<usize>(j * kc) << 2), orow + (<usize>j << 2), P,
             mr, min(NR, nc - j), tmp,
           );

@@ -3,19 +3,19 @@
 // leading dimensions lda, ldb, ldc (elements). op(X) = X or X^T.
 //
 // Blocking (Goto & van de Geijn 2008): the k dimension is cut into KC blocks
-// so a packed A panel (MR x KC = 4 KiB) stays in L1, columns into NC blocks
+// so a packed A panel (MR x KC = 6 KiB) stays in L1, columns into NC blocks
 // so a packed B block (KC x NC = 128 KiB) stays in L2, and rows into MC blocks
-// (MC x KC = 64 KiB of packed A). The 4x8 micro-kernel adds each k block
+// (MC x KC = 72 KiB of packed A). The 6x8 micro-kernel adds each k block
 // into C, which is first scaled by beta.
 //
 // Threads split C into contiguous ranges of MR-row or NR-column tiles
 // (whichever dimension has more tiles). Every C element sees the same k
 // blocks in the same order for any thread count: bit-identical results.
 import { shareStart, shareEnd } from "../common/partition";
-import { MR, NR, ukernel4x8, packA, packB } from "./f32-gemm-4x8-ukernel-wasmsimd";
+import { MR, NR, ukernel6x8, packA, packB } from "./f32-gemm-6x8-ukernel-wasmsimd";
 
 const KC: i32 = 256;
-const MC: i32 = 64;
+const MC: i32 = 72;
 const NC: i32 = 128;
 
 /** Workspace bytes per thread for f32_gemm__wasmsimd. */
@@ -76,7 +76,7 @@ export function f32_gemm__wasmsimd(
           const ap = packedA + (<usize>(ir * kc) << 2);
           const crow = c + ((<usize>(ic + ir) * <usize>ldc + <usize>jc) << 2);
           for (let jr = 0; jr < nc; jr += NR) {
-            ukernel4x8(
+            ukernel6x8(
               kc, ap, packedB + (<usize>(jr * kc) << 2), crow + (<usize>jr << 2), ldc,
               min(MR, mc - ir), min(NR, nc - jr), tmp,
             );

@@ -1,0 +1,538 @@
+// conv2d and transposed conv kernels (assembly/f32-conv2d/) through their
+// shims: SIMD and scalar twins against f64 references on random small
+// shapes, backward passes against central finite differences, and 1 vs 2
+// threads bit-identical.
+// Tolerances: outputs are sums of up to ~600 products of values in [-1, 1]
+// accumulated in f32: atol 2e-4, rtol 1e-4 against the f64 reference.
+// Finite differences of the (linear) f64 reference with h = 1e-2: atol 1e-4.
+import assert from "node:assert/strict";
+import { createTestEngine } from "../_engine.ts";
+import { assertClose, finiteDifferences, randomArray } from "../_check.ts";
+import type { Engine } from "../../runtime/engine/engine.ts";
+import type { LaunchOptions } from "../../runtime/backends/wasm/_launch.ts";
+import {
+  conv2dBackwardData,
+  conv2dBackwardFilter,
+  conv2dForward,
+  conv2dOutputSize,
+  type Conv2dShape,
+} from "../../runtime/backends/wasm/conv2d.ts";
+import {
+  convTranspose2dBackwardData,
+  convTranspose2dBackwardFilter,
+  convTranspose2dForward,
+  type ConvTranspose2dShape,
+} from "../../runtime/backends/wasm/conv_transpose2d.ts";
+import {
+  conv2dBackwardDataRef,
+  conv2dBackwardFilterRef,
+  conv2dForwardRef,
+  conv2dOutputLength,
+  convTranspose2dBackwardDataRef,
+  convTranspose2dBackwardFilterRef,
+  convTranspose2dForwardRef,
+  convTranspose2dOutputLength,
+} from "../reference/conv.ts";
+
+const TOL = { atol: 2e-4, rtol: 1e-4 };
+const FD_TOL = { atol: 1e-4, rtol: 1e-4 };
+
+function shape(p: Partial<Conv2dShape>): Conv2dShape {
+  return {
+    batch: 1,
+    inChannels: 3,
+    inHeight: 7,
+    inWidth: 9,
+    outChannels: 5,
+    kernelH: 3,
+    kernelW: 3,
+    strideH: 1,
+    strideW: 1,
+    padTop: 1,
+    padBottom: 1,
+    padLeft: 1,
+    padRight: 1,
+    dilationH: 1,
+    dilationW: 1,
+    groups: 1,
+    padMode: "zero",
+    ...p,
+  };
+}
+
+const CASES: [string, Conv2dShape][] = [
+  ["3x3 s1 p1", shape({})],
+  [
+    "odd sizes, batch 2, 5x3 kernel",
+    shape({
+      batch: 2,
+      inChannels: 5,
+      inHeight: 11,
+      inWidth: 6,
+      outChannels: 7,
+      kernelH: 5,
+      kernelW: 3,
+      padTop: 2,
+      padBottom: 2,
+      padLeft: 0,
+      padRight: 1,
+    }),
+  ],
+  [
+    "stride 2, asymmetric padding",
+    shape({
+      inHeight: 10,
+      inWidth: 13,
+      strideH: 2,
+      strideW: 2,
+      padTop: 0,
+      padBottom: 2,
+      padLeft: 2,
+      padRight: 0,
+    }),
+  ],
+  [
+    "stride 3x2, 4x4 kernel",
+    shape({
+      inChannels: 2,
+      inHeight: 14,
+      inWidth: 11,
+      outChannels: 6,
+      kernelH: 4,
+      kernelW: 4,
+      strideH: 3,
+      strideW: 2,
+      padTop: 1,
+      padBottom: 0,
+      padLeft: 2,
+      padRight: 1,
+    }),
+  ],
+  [
+    "dilation 2",
+    shape({
+      inHeight: 12,
+      inWidth: 10,
+      dilationH: 2,
+      dilationW: 2,
+      padTop: 2,
+      padBottom: 1,
+      padLeft: 2,
+      padRight: 2,
+    }),
+  ],
+  [
+    "groups 2 (AlexNet-like)",
+    shape({
+      batch: 2,
+      inChannels: 4,
+      outChannels: 6,
+      groups: 2,
+      inHeight: 8,
+      inWidth: 8,
+    }),
+  ],
+  [
+    "depthwise",
+    shape({
+      inChannels: 6,
+      outChannels: 6,
+      groups: 6,
+      inHeight: 9,
+      inWidth: 7,
+    }),
+  ],
+  [
+    "reflect padding",
+    shape({
+      inChannels: 3,
+      outChannels: 4,
+      inHeight: 8,
+      inWidth: 10,
+      padMode: "reflect",
+      padTop: 2,
+      padBottom: 1,
+      padLeft: 3,
+      padRight: 1,
+    }),
+  ],
+  [
+    "1x1 conv",
+    shape({
+      inChannels: 9,
+      outChannels: 10,
+      kernelH: 1,
+      kernelW: 1,
+      padTop: 0,
+      padBottom: 0,
+      padLeft: 0,
+      padRight: 0,
+    }),
+  ],
+  [
+    "AlexNet conv1-like 11x11 s4",
+    shape({
+      inChannels: 3,
+      outChannels: 4,
+      inHeight: 27,
+      inWidth: 27,
+      kernelH: 11,
+      kernelW: 11,
+      strideH: 4,
+      strideW: 4,
+      padTop: 2,
+      padBottom: 2,
+      padLeft: 2,
+      padRight: 2,
+    }),
+  ],
+  // k blocking (C*R*S = 297 > 256) and several pixel tiles (P = 22*21 > 128).
+  [
+    "big: K blocks and pixel tiles",
+    shape({ inChannels: 33, inHeight: 22, inWidth: 21, outChannels: 9 }),
+  ],
+];
+
+interface Run {
+  y: Float32Array;
+  dx: Float32Array;
+  dw: Float32Array;
+  db: Float32Array;
+}
+
+function runConv(
+  engine: Engine,
+  s: Conv2dShape,
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  dy: Float32Array,
+  options?: LaunchOptions,
+): Run {
+  const px = engine.upload(x), pw = engine.upload(w), pb = engine.upload(b);
+  const pdy = engine.upload(dy);
+  const py = engine.allocF32(dy.length), pdx = engine.allocF32(x.length);
+  const pdw = engine.allocF32(w.length), pdb = engine.allocF32(b.length);
+  try {
+    conv2dForward(engine, s, px, pw, pb, py, options);
+    conv2dBackwardData(engine, s, pdy, pw, pdx, options);
+    conv2dBackwardFilter(engine, s, px, pdy, pdw, pdb, options);
+    return {
+      y: engine.download(py, dy.length),
+      dx: engine.download(pdx, x.length),
+      dw: engine.download(pdw, w.length),
+      db: engine.download(pdb, b.length),
+    };
+  } finally {
+    for (const p of [px, pw, pb, pdy, py, pdx, pdw, pdb]) engine.free(p);
+  }
+}
+
+function data(s: Conv2dShape, seed: number) {
+  const x = randomArray(s.batch * s.inChannels * s.inHeight * s.inWidth, seed);
+  const w = randomArray(
+    s.outChannels * (s.inChannels / s.groups) * s.kernelH * s.kernelW,
+    seed + 1,
+  );
+  const b = randomArray(s.outChannels, seed + 2);
+  const dy = randomArray(conv2dOutputLength(s), seed + 3);
+  return { x, w, b, dy };
+}
+
+Deno.test("conv2d: SIMD and scalar match the f64 reference; 1 and 2 threads bit-identical", async () => {
+  const engine = await createTestEngine();
+  try {
+    let seed = 10;
+    for (const [label, s] of CASES) {
+      const { x, w, b, dy } = data(s, seed += 10);
+      const y = conv2dForwardRef(s, x, w, b);
+      const dx = conv2dBackwardDataRef(s, dy, w);
+      const { dw, db } = conv2dBackwardFilterRef(s, x, dy);
+      for (const impl of ["simd", "scalar"] as const) {
+        const r = runConv(engine, s, x, w, b, dy, { impl });
+        const l = `${label} [${impl}]`;
+        assertClose(r.y, y, { ...TOL, label: `${l} forward` });
+        assertClose(r.dx, dx, { ...TOL, label: `${l} backward-data` });
+        assertClose(r.dw, dw, { ...TOL, label: `${l} backward-filter` });
+        assertClose(r.db, db, { ...TOL, label: `${l} bias gradient` });
+        const one = runConv(engine, s, x, w, b, dy, { impl, threads: 1 });
+        // threadsFor keeps tiny calls on one thread; the big case uses two.
+        const two = runConv(engine, s, x, w, b, dy, { impl, threads: 2 });
+        for (const k of ["y", "dx", "dw", "db"] as const) {
+          assert.deepEqual(one[k], two[k], `${l} ${k}: 1 vs 2 threads`);
+        }
+      }
+    }
+  } finally {
+    engine.dispose();
+  }
+});
+
+Deno.test("conv2d: backward passes equal finite differences of the reference forward", async () => {
+  const engine = await createTestEngine();
+  try {
+    const picks = [CASES[2][1], CASES[4][1], CASES[5][1], CASES[7][1]];
+    let seed = 500;
+    for (const s of picks) {
+      const { x, w, b, dy } = data(s, seed += 10);
+      const r = runConv(engine, s, x, w, b, dy);
+      // L = sum(y * dy): dL/dx = backward-data, dL/dw = backward-filter.
+      const loss = (y: Float64Array) => {
+        let sum = 0;
+        for (let i = 0; i < y.length; i++) sum += y[i] * dy[i];
+        return sum;
+      };
+      const gx = finiteDifferences(
+        (xs) => loss(conv2dForwardRef(s, xs, w, b)),
+        x,
+        1e-2,
+      );
+      const gw = finiteDifferences(
+        (ws) => loss(conv2dForwardRef(s, x, ws, b)),
+        w,
+        1e-2,
+      );
+      const gb = finiteDifferences(
+        (bs) => loss(conv2dForwardRef(s, x, w, bs)),
+        b,
+        1e-2,
+      );
+      assertClose(r.dx, gx, { ...FD_TOL, label: `${s.padMode} dx vs FD` });
+      assertClose(r.dw, gw, { ...FD_TOL, label: `${s.padMode} dw vs FD` });
+      assertClose(r.db, gb, { ...FD_TOL, label: `${s.padMode} db vs FD` });
+    }
+  } finally {
+    engine.dispose();
+  }
+});
+
+function tshape(p: Partial<ConvTranspose2dShape>): ConvTranspose2dShape {
+  return {
+    batch: 1,
+    inChannels: 4,
+    inHeight: 5,
+    inWidth: 6,
+    outChannels: 3,
+    kernelH: 4,
+    kernelW: 4,
+    strideH: 2,
+    strideW: 2,
+    padTop: 1,
+    padBottom: 1,
+    padLeft: 1,
+    padRight: 1,
+    dilationH: 1,
+    dilationW: 1,
+    groups: 1,
+    outputPadH: 0,
+    outputPadW: 0,
+    ...p,
+  };
+}
+
+const TCASES: [string, ConvTranspose2dShape][] = [
+  ["DCGAN 4x4 s2 p1", tshape({})],
+  [
+    "batch 2, 3x3 s1",
+    tshape({
+      batch: 2,
+      kernelH: 3,
+      kernelW: 3,
+      strideH: 1,
+      strideW: 1,
+      inHeight: 7,
+      inWidth: 5,
+    }),
+  ],
+  [
+    "s2 output padding, asymmetric pads",
+    tshape({
+      kernelH: 3,
+      kernelW: 3,
+      outputPadH: 1,
+      outputPadW: 1,
+      padTop: 1,
+      padBottom: 0,
+      padLeft: 2,
+      padRight: 1,
+      inHeight: 6,
+      inWidth: 7,
+    }),
+  ],
+  [
+    "s3x2, dilation 2, groups 2",
+    tshape({
+      inChannels: 4,
+      outChannels: 6,
+      groups: 2,
+      strideH: 3,
+      strideW: 2,
+      dilationH: 2,
+      dilationW: 2,
+      kernelH: 3,
+      kernelW: 2,
+      padTop: 0,
+      padBottom: 2,
+      padLeft: 1,
+      padRight: 0,
+    }),
+  ],
+  [
+    "1x1 projection, 40 channels",
+    tshape({
+      inChannels: 40,
+      outChannels: 9,
+      kernelH: 1,
+      kernelW: 1,
+      strideH: 1,
+      strideW: 1,
+      padTop: 0,
+      padBottom: 0,
+      padLeft: 0,
+      padRight: 0,
+      inHeight: 13,
+      inWidth: 12,
+    }),
+  ],
+];
+
+function runConvT(
+  engine: Engine,
+  s: ConvTranspose2dShape,
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  dy: Float32Array,
+  options?: LaunchOptions,
+): Run {
+  const px = engine.upload(x), pw = engine.upload(w), pb = engine.upload(b);
+  const pdy = engine.upload(dy);
+  const py = engine.allocF32(dy.length), pdx = engine.allocF32(x.length);
+  const pdw = engine.allocF32(w.length), pdb = engine.allocF32(b.length);
+  try {
+    convTranspose2dForward(engine, s, px, pw, pb, py, options);
+    convTranspose2dBackwardData(engine, s, pdy, pw, pdx, options);
+    convTranspose2dBackwardFilter(engine, s, px, pdy, pdw, pdb, options);
+    return {
+      y: engine.download(py, dy.length),
+      dx: engine.download(pdx, x.length),
+      dw: engine.download(pdw, w.length),
+      db: engine.download(pdb, b.length),
+    };
+  } finally {
+    for (const p of [px, pw, pb, pdy, py, pdx, pdw, pdb]) engine.free(p);
+  }
+}
+
+Deno.test("conv_transpose2d: SIMD and scalar match the scatter reference and finite differences", async () => {
+  const engine = await createTestEngine();
+  try {
+    let seed = 900;
+    for (const [label, s] of TCASES) {
+      seed += 10;
+      const x = randomArray(
+        s.batch * s.inChannels * s.inHeight * s.inWidth,
+        seed,
+      );
+      const w = randomArray(
+        s.inChannels * (s.outChannels / s.groups) * s.kernelH * s.kernelW,
+        seed + 1,
+      );
+      const b = randomArray(s.outChannels, seed + 2);
+      const dy = randomArray(convTranspose2dOutputLength(s), seed + 3);
+      const y = convTranspose2dForwardRef(s, x, w, b);
+      const dx = convTranspose2dBackwardDataRef(s, dy, w);
+      const { dw, db } = convTranspose2dBackwardFilterRef(s, x, dy);
+      for (const impl of ["simd", "scalar"] as const) {
+        const r = runConvT(engine, s, x, w, b, dy, { impl });
+        const l = `${label} [${impl}]`;
+        assertClose(r.y, y, { ...TOL, label: `${l} forward` });
+        assertClose(r.dx, dx, { ...TOL, label: `${l} backward-data` });
+        assertClose(r.dw, dw, { ...TOL, label: `${l} backward-filter` });
+        assertClose(r.db, db, { ...TOL, label: `${l} bias gradient` });
+        const one = runConvT(engine, s, x, w, b, dy, { impl, threads: 1 });
+        for (const k of ["y", "dx", "dw", "db"] as const) {
+          assert.deepEqual(one[k], r[k], `${l} ${k}: 1 vs 2 threads`);
+        }
+      }
+      if (x.length <= 200) {
+        const r = runConvT(engine, s, x, w, b, dy);
+        const loss = (y: Float64Array) => {
+          let sum = 0;
+          for (let i = 0; i < y.length; i++) sum += y[i] * dy[i];
+          return sum;
+        };
+        const gx = finiteDifferences(
+          (xs) => loss(convTranspose2dForwardRef(s, xs, w, b)),
+          x,
+          1e-2,
+        );
+        const gw = finiteDifferences(
+          (ws) => loss(convTranspose2dForwardRef(s, x, ws, b)),
+          w,
+          1e-2,
+        );
+        assertClose(r.dx, gx, { ...FD_TOL, label: `${label} dx vs FD` });
+        assertClose(r.dw, gw, { ...FD_TOL, label: `${label} dw vs FD` });
+      }
+    }
+  } finally {
+    engine.dispose();
+  }
+});
+
+Deno.test("conv2d: single-threaded plain-SIMD build agrees", async () => {
+  const engine = await createTestEngine({ variant: "single-simd", threads: 1 });
+  try {
+    const s = CASES[10][1];
+    const { x, w, b, dy } = data(s, 77);
+    const r = runConv(engine, s, x, w, b, dy);
+    assertClose(r.y, conv2dForwardRef(s, x, w, b), {
+      ...TOL,
+      label: "forward",
+    });
+    assertClose(r.dx, conv2dBackwardDataRef(s, dy, w), {
+      ...TOL,
+      label: "backward-data",
+    });
+    assertClose(r.dw, conv2dBackwardFilterRef(s, x, dy).dw, {
+      ...TOL,
+      label: "backward-filter",
+    });
+  } finally {
+    engine.dispose();
+  }
+});
+
+Deno.test("conv2d: shapes are validated with one-line RangeErrors", async () => {
+  const engine = await createTestEngine({ threads: 1 });
+  try {
+    const bad: [Partial<Conv2dShape>, RegExp][] = [
+      [{ inChannels: 0 }, /inChannels/],
+      [{ groups: 2 }, /divisible by groups/],
+      [{ strideH: 1.5 }, /strideH/],
+      [{ padLeft: -1 }, /padLeft/],
+      [{ kernelH: 12, padTop: 0, padBottom: 0 }, /output height/],
+      [{ padMode: "reflect", padTop: 7 }, /reflect padding 7/],
+    ];
+    for (const [p, re] of bad) {
+      assert.throws(
+        () => conv2dForward(engine, shape(p), 0, 0, 0, 0),
+        (e: Error) =>
+          e instanceof RangeError && re.test(e.message) &&
+          !e.message.includes("\n"),
+      );
+    }
+    assert.deepEqual(conv2dOutputSize(shape({ strideH: 2, strideW: 3 })), {
+      outHeight: 4,
+      outWidth: 3,
+    });
+    assert.throws(
+      () =>
+        convTranspose2dForward(engine, tshape({ outputPadH: 2 }), 0, 0, 0, 0),
+      /outputPadH 2/,
+    );
+  } finally {
+    engine.dispose();
+  }
+});
