@@ -3,7 +3,7 @@
 // never have to know it.
 // This module is browser compatible.
 import type { RgbImage } from "../runtime/io/image.ts";
-import { tensor, type Tensor } from "../runtime/tensor.ts";
+import { type Tensor, tensor } from "../runtime/tensor.ts";
 
 /**
  * caffe-bgr: BGR, 0..255, minus the ImageNet mean pixel (Caffe VGG/AlexNet,
@@ -117,7 +117,9 @@ export function preprocessingFromMetadata(
 }
 
 /** Metadata strings that record `p` (for writing safetensors). */
-export function preprocessingToMetadata(p: Preprocessing): Record<string, string> {
+export function preprocessingToMetadata(
+  p: Preprocessing,
+): Record<string, string> {
   return p.kind === "caffe-bgr"
     ? { preprocess: p.kind, mean_bgr: p.meanBgr.join(","), scale: "255" }
     : {

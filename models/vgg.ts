@@ -21,6 +21,7 @@ import type { Random } from "../runtime/random.ts";
 import type { Tensor } from "../runtime/tensor.ts";
 
 /** Channels per conv layer; "M" marks a pooling layer. */
+// deno-fmt-ignore
 const CONFIGS: Record<16 | 19, (number | "M")[]> = {
   16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
   19: [
@@ -59,13 +60,31 @@ export function vggTaps(depth: 16 | 19 = 19): VggTap[] {
   for (const c of CONFIGS[depth]) {
     if (c === "M") {
       stride *= 2;
-      taps.push({ name: `pool${block}`, index: index++, kind: "pool", channels, stride });
+      taps.push({
+        name: `pool${block}`,
+        index: index++,
+        kind: "pool",
+        channels,
+        stride,
+      });
       block++;
       conv = 1;
     } else {
       channels = c;
-      taps.push({ name: `conv${block}_${conv}`, index: index++, kind: "conv", channels, stride });
-      taps.push({ name: `relu${block}_${conv}`, index: index++, kind: "relu", channels, stride });
+      taps.push({
+        name: `conv${block}_${conv}`,
+        index: index++,
+        kind: "conv",
+        channels,
+        stride,
+      });
+      taps.push({
+        name: `relu${block}_${conv}`,
+        index: index++,
+        kind: "relu",
+        channels,
+        stride,
+      });
       conv++;
     }
   }

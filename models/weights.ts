@@ -71,7 +71,9 @@ export async function readWeights(
       return {
         format,
         tensors: new Map(
-          [...st.tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }]),
+          [...st.tensors].map((
+            [k, t],
+          ) => [k, { shape: t.shape, data: t.data }]),
         ),
         metadata: st.metadata,
         preprocessing: preprocessingFromMetadata(st.metadata),
@@ -83,7 +85,9 @@ export async function readWeights(
       return {
         format: pth.format === "zip" ? "pth-zip" : "pth-legacy",
         tensors: new Map(
-          [...pth.tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data }]),
+          [...pth.tensors].map((
+            [k, t],
+          ) => [k, { shape: t.shape, data: t.data }]),
         ),
         metadata: {},
         preprocessing: null,

@@ -114,7 +114,9 @@ export function backward(
   add: (a: Tensor, b: Tensor) => Tensor,
 ): void {
   if (!root.requiresGrad) {
-    throw new Error("backward(): the tensor does not depend on any tensor that requires grad");
+    throw new Error(
+      "backward(): the tensor does not depend on any tensor that requires grad",
+    );
   }
   const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>();

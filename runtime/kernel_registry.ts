@@ -16,12 +16,19 @@ export function registerKernel<K extends KernelName>(
   impl: KernelSignatures[K],
 ): void {
   const k = key(backend, name);
-  if (registry.has(k)) throw new Error(`Kernel ${name} is already registered for backend ${backend}`);
+  if (registry.has(k)) {
+    throw new Error(
+      `Kernel ${name} is already registered for backend ${backend}`,
+    );
+  }
   registry.set(k, impl);
 }
 
 /** Whether `backend` (default: the current one) implements `name`. */
-export function hasKernel(name: KernelName, backend = getBackend().name): boolean {
+export function hasKernel(
+  name: KernelName,
+  backend = getBackend().name,
+): boolean {
   return registry.has(key(backend, name));
 }
 
@@ -32,8 +39,12 @@ export function runKernel<K extends KernelName>(
 ): ReturnType<KernelSignatures[K]> {
   const backend = getBackend().name;
   const impl = registry.get(key(backend, name)) as
-    | ((...a: Parameters<KernelSignatures[K]>) => ReturnType<KernelSignatures[K]>)
+    | ((
+      ...a: Parameters<KernelSignatures[K]>
+    ) => ReturnType<KernelSignatures[K]>)
     | undefined;
-  if (!impl) throw new Error(`Kernel ${name} is not registered for backend ${backend}`);
+  if (!impl) {
+    throw new Error(`Kernel ${name} is not registered for backend ${backend}`);
+  }
   return impl(...args);
 }

@@ -117,7 +117,9 @@ export class Tensor {
   #check(): void {
     if (this.#disposed) {
       throw new Error(
-        `Tensor${this.name ? ` ${this.name}` : ""} [${this.shape}] was disposed`,
+        `Tensor${
+          this.name ? ` ${this.name}` : ""
+        } [${this.shape}] was disposed`,
       );
     }
   }

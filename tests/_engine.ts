@@ -3,8 +3,9 @@
 import { Engine, type EngineOptions } from "../runtime/engine/engine.ts";
 
 function wasmDir(): URL | undefined {
-  const dir = (globalThis as { Deno?: { env: { get(k: string): string | undefined } } })
-    .Deno?.env.get("IMPASTO_WASM_DIR");
+  const dir =
+    (globalThis as { Deno?: { env: { get(k: string): string | undefined } } })
+      .Deno?.env.get("IMPASTO_WASM_DIR");
   if (!dir) return undefined;
   return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
 }

@@ -8,28 +8,7 @@
 // The backward runs in two calls: f32_gram_sym forms S = scale (dG + dG^T)
 // in a [C, C] buffer, then f32_gram_bwd computes dF = S F.
 import { shareEnd, shareStart } from "../common/partition";
-
-/**
- * First row of thread t's share when rows come in blocks of `block` rows and
- * row i costs C - i (the upper triangle): contiguous shares of about equal
- * area. Depends only on (C, block, t, nthreads).
- */
-// @ts-ignore: decorator
-@inline
-export function triangleShare(C: i32, block: i32, t: i32, nthreads: i32): i32 {
-  if (t <= 0) return 0;
-  const blocks = (C + block - 1) / block;
-  if (t >= nthreads) return blocks * block;
-  let total: i64 = 0;
-  for (let b = 0; b < blocks; b++) total += <i64>(C - b * block);
-  const target = total * <i64>t;
-  let acc: i64 = 0;
-  for (let b = 0; b < blocks; b++) {
-    if (acc * <i64>nthreads >= target) return b * block;
-    acc += <i64>(C - b * block);
-  }
-  return blocks * block;
-}
+import { triangleShare } from "./f32-gram-common";
 
 /** G = scale * F F^T; each upper entry a plain sequential dot, mirrored. */
 export function f32_gram__scalar(f: usize, C: i32, M: i32, scale: f32, g: usize, tid: i32, nthreads: i32): void {

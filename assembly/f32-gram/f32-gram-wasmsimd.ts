@@ -18,7 +18,7 @@
 // in order, so any thread count gives the same bits.
 import { shareEnd, shareStart } from "../common/partition";
 import { hsum, madd } from "../common/simd";
-import { triangleShare } from "./f32-gram-scalar";
+import { triangleShare } from "./f32-gram-common";
 
 // @ts-ignore: decorator
 @inline const GRAM_PANEL_FLOATS: i32 = 65536;

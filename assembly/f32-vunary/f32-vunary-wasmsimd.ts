@@ -1,6 +1,6 @@
 // Elementwise unary ops and activation backwards, f32x4. Layout: flat f32
 // arrays of n elements; any n (a scalar tail of the same vector code handles
-// n % 4 through a padded 4-lane temporary, so SIMD results do not depend on
+// n % 4 with the input splat to all four lanes, so SIMD results do not depend on
 // where the tail falls). y may alias x, dx may alias dy.
 import { expV, logV, sigmoidV, tanhV, vecShareEnd, vecShareStart } from "./f32-math-wasmsimd";
 

@@ -46,8 +46,46 @@ export interface EngineOptions {
 // A module with one relaxed-SIMD instruction (f32x4.relaxed_madd), to ask
 // the host whether it supports relaxed SIMD.
 const RELAXED_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1,
-  17, 0, 65, 0, 253, 17, 65, 0, 253, 17, 65, 0, 253, 17, 253, 133, 2, 11,
+  0,
+  97,
+  115,
+  109,
+  1,
+  0,
+  0,
+  0,
+  1,
+  5,
+  1,
+  96,
+  0,
+  1,
+  123,
+  3,
+  2,
+  1,
+  0,
+  10,
+  19,
+  1,
+  17,
+  0,
+  65,
+  0,
+  253,
+  17,
+  65,
+  0,
+  253,
+  17,
+  65,
+  0,
+  253,
+  17,
+  253,
+  133,
+  2,
+  11,
 ]);
 
 function defaultWasmBase(): URL {
@@ -177,7 +215,15 @@ export class Engine {
         wanted,
       );
     }
-    return new Engine(variant, platform, memory, exports, names, pool, maxPages);
+    return new Engine(
+      variant,
+      platform,
+      memory,
+      exports,
+      names,
+      pool,
+      maxPages,
+    );
   }
 
   /**

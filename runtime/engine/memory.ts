@@ -35,7 +35,11 @@ export class MemoryManager {
   #liveBytes = 0;
   #peakBytes = 0;
 
-  constructor(memory: WebAssembly.Memory, heapBase: number, maxPages = MAX_PAGES) {
+  constructor(
+    memory: WebAssembly.Memory,
+    heapBase: number,
+    maxPages = MAX_PAGES,
+  ) {
     this.memory = memory;
     this.maxPages = maxPages;
     const start = alignUp(heapBase, ALIGN);

@@ -29,7 +29,8 @@ export const nodePlatform: Platform = {
       : new Uint8Array(await (await fetch(url)).arrayBuffer()),
   spawnWorker: (url) => nodeWorkerHandle(new Worker(url)),
   hardwareConcurrency: () => availableParallelism(),
-  enableRelaxedSimd: () => setFlagsFromString("--experimental-wasm-relaxed-simd"),
+  enableRelaxedSimd: () =>
+    setFlagsFromString("--experimental-wasm-relaxed-simd"),
   readFile: async (path) => new Uint8Array(await readFile(path)),
   writeFileAtomic: async (path, data) => {
     const tmp = temporaryPath(path, process.pid);

@@ -13,7 +13,9 @@ Deno.test("engine loads, runs a kernel threaded and single-threaded alike", asyn
     const threaded = engine.download(out, n);
     engine.run("f32_vadd__wasmsimd", [pa, pb, out, n], 1);
     assert.deepEqual(engine.download(out, n), threaded);
-    for (let i = 0; i < n; i++) assert.equal(threaded[i], Math.fround(a[i] + b[i]));
+    for (let i = 0; i < n; i++) {
+      assert.equal(threaded[i], Math.fround(a[i] + b[i]));
+    }
     console.log(engine.variant, engine.threads);
   } finally {
     engine.dispose();

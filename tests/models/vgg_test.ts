@@ -54,10 +54,13 @@ Deno.test("vggTaps names VGG19's layers with torchvision's indices", () => {
 });
 
 const weights = await readShared(WEIGHTS);
-const image = await readShared(new URL("images/content/chelsea_256.png", SHARED));
+const image = await readShared(
+  new URL("images/content/chelsea_256.png", SHARED),
+);
 
 Deno.test({
-  name: "real VGG-19 weights reproduce the golden activation statistics (1e-4 relative)",
+  name:
+    "real VGG-19 weights reproduce the golden activation statistics (1e-4 relative)",
   ignore: !weights || !image,
   fn: async () => {
     await initBackend({ threads: 2 });
@@ -93,7 +96,9 @@ Deno.test({
             const rel = Math.abs(stats[name][i] - g) / Math.abs(g);
             assert.ok(
               rel < 1e-4,
-              `${padMode} ${name} stat ${i}: ${stats[name][i]} vs ${g} (rel ${rel})`,
+              `${padMode} ${name} stat ${i}: ${
+                stats[name][i]
+              } vs ${g} (rel ${rel})`,
             );
           });
         }

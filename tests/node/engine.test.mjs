@@ -12,12 +12,16 @@ test("engine runs threaded under Node and matches single-threaded", async () => 
     const n = 4099;
     const a = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
     const b = Float32Array.from({ length: n }, (_, i) => Math.cos(i));
-    const pa = engine.upload(a), pb = engine.upload(b), out = engine.allocF32(n);
+    const pa = engine.upload(a),
+      pb = engine.upload(b),
+      out = engine.allocF32(n);
     engine.run("f32_vadd__wasmsimd", [pa, pb, out, n]);
     const threaded = engine.download(out, n);
     engine.run("f32_vadd__wasmsimd", [pa, pb, out, n], 1);
     assert.deepEqual(engine.download(out, n), threaded);
-    for (let i = 0; i < n; i++) assert.equal(threaded[i], Math.fround(a[i] + b[i]));
+    for (let i = 0; i < n; i++) {
+      assert.equal(threaded[i], Math.fround(a[i] + b[i]));
+    }
   } finally {
     engine.dispose();
   }

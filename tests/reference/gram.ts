@@ -3,7 +3,12 @@
 type Arr = ArrayLike<number>;
 
 /** G = scale F F^T, F [c, m]. */
-export function gram(f: Arr, c: number, m: number, scale: number): Float64Array {
+export function gram(
+  f: Arr,
+  c: number,
+  m: number,
+  scale: number,
+): Float64Array {
   const g = new Float64Array(c * c);
   for (let i = 0; i < c; i++) {
     for (let j = 0; j < c; j++) {

@@ -28,7 +28,8 @@ export function bceWithLogits(
   let s = 0;
   const grad = new Float64Array(z.length);
   for (let i = 0; i < z.length; i++) {
-    s += Math.max(z[i], 0) - z[i] * t[i] + Math.log1p(Math.exp(-Math.abs(z[i])));
+    s += Math.max(z[i], 0) - z[i] * t[i] +
+      Math.log1p(Math.exp(-Math.abs(z[i])));
     grad[i] = scale * (sigmoid(z[i]) - t[i]);
   }
   return { loss: scale * s, grad };
@@ -68,7 +69,8 @@ export function softmaxCrossEntropy(
     for (let j = 0; j < cols; j++) e += Math.exp(z[r * cols + j] - m);
     s += m + Math.log(e) - z[r * cols + labels[r]];
     for (let j = 0; j < cols; j++) {
-      grad[r * cols + j] = scale * (p[r * cols + j] - (j === labels[r] ? 1 : 0));
+      grad[r * cols + j] = scale *
+        (p[r * cols + j] - (j === labels[r] ? 1 : 0));
     }
   }
   return { loss: scale * s, grad };

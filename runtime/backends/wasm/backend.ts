@@ -41,7 +41,11 @@ export class WasmBackend implements Backend {
     this.engine.f32(storage.handle + offset * 4, data.length).set(data);
   }
 
-  read(storage: Storage, offset = 0, length = storage.length - offset): Float32Array {
+  read(
+    storage: Storage,
+    offset = 0,
+    length = storage.length - offset,
+  ): Float32Array {
     return this.engine.download(storage.handle + offset * 4, length);
   }
 

@@ -55,7 +55,9 @@ export function sum(
 ): number {
   assertCount("n", n);
   assertF32Buffer(engine, "x", x, n);
-  return sumInOrder(runPartials(engine, "f32_sum_partials", [x, n], n, options));
+  return sumInOrder(
+    runPartials(engine, "f32_sum_partials", [x, n], n, options),
+  );
 }
 
 /** Sum of a[i] * b[i]. */

@@ -207,7 +207,9 @@ export function vclamp(
   options?: LaunchOptions,
 ): void {
   checkElementwise(engine, n, { x, out });
-  if (!(lo <= hi)) throw new RangeError(`vclamp needs lo <= hi, got ${lo} > ${hi}`);
+  if (!(lo <= hi)) {
+    throw new RangeError(`vclamp needs lo <= hi, got ${lo} > ${hi}`);
+  }
   engine.run(
     kernelName("f32_vclamp", options),
     [x, out, n, lo, hi],

@@ -44,9 +44,15 @@ Deno.test("encodeImage then decodeImage round-trips 8-bit values exactly", () =>
 Deno.test("decodeImage gives one-line errors for non-images and corrupt files", () => {
   assert.throws(
     () => decodeImage(new TextEncoder().encode("hello"), { name: "x.png" }),
-    (e) => e instanceof ImageError && /x\.png is not a PNG/.test(e.message) && !e.message.includes("\n"),
+    (e) =>
+      e instanceof ImageError && /x\.png is not a PNG/.test(e.message) &&
+      !e.message.includes("\n"),
   );
-  const png = encodeImage({ width: 4, height: 4, data: new Float32Array(48).fill(0.5) });
+  const png = encodeImage({
+    width: 4,
+    height: 4,
+    data: new Float32Array(48).fill(0.5),
+  });
   assert.throws(
     () => decodeImage(png.subarray(0, 30), { name: "cut.png" }),
     (e) => e instanceof ImageError && /cut\.png is a corrupt/.test(e.message),
@@ -66,7 +72,9 @@ Deno.test("resizeImage keeps a constant image constant and matches bilinear on a
   const w = 8, h = 4, n = w * h;
   const data = new Float32Array(3 * n);
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) data[c * n + y * w + x] = x / 7;
+    for (let x = 0; x < w; x++) {
+      for (let c = 0; c < 3; c++) data[c * n + y * w + x] = x / 7;
+    }
   }
   const up = resizeImage({ width: w, height: h, data }, 16, 8);
   // Half-pixel centres: output x maps to (x + 0.5) / 2 - 0.5 in the input.
@@ -74,6 +82,10 @@ Deno.test("resizeImage keeps a constant image constant and matches bilinear on a
     const fx = Math.min(7, Math.max(0, (x + 0.5) / 2 - 0.5));
     assert.ok(Math.abs(up.data[3 * 16 + x] - fx / 7) < 1e-6);
   }
-  const flat = resizeImage({ width: w, height: h, data: new Float32Array(3 * n).fill(0.25) }, 3, 2);
+  const flat = resizeImage(
+    { width: w, height: h, data: new Float32Array(3 * n).fill(0.25) },
+    3,
+    2,
+  );
   for (const v of flat.data) assert.ok(Math.abs(v - 0.25) < 1e-7);
 });
