@@ -13,9 +13,9 @@
 // Backward dF = S F (S = scale (dG + dG^T) from f32_gram_sym): a GEMM with
 // 4x8 register tiles (8 accumulators, S broadcast by load32_splat), blocked
 // over S's columns (GRAM_BWD_KB); each 8-column strip of F (KB rows) is
-// packed contiguously (4 KiB, L1) and every row block of S passes over it. Threads own
-// column ranges of dF (multiples of 8); each entry is one madd chain over j
-// in order, so any thread count gives the same bits.
+// packed contiguously (4 KiB, L1) and every row block of S passes over it.
+// Threads own column ranges of dF (multiples of 8); each entry is one madd
+// chain over j in order, so any thread count gives the same bits.
 import { shareEnd, shareStart } from "../common/partition";
 import { hsum, madd } from "../common/simd";
 import { triangleShare } from "./f32-gram-common";
