@@ -15,6 +15,21 @@ export * as init from "./init.ts";
 export { defaultRandom, manualSeed, portableLog, Random } from "./random.ts";
 export { hasKernel, registerKernel, runKernel } from "./kernel_registry.ts";
 export type { KernelName, KernelSignatures } from "./kernel_names.ts";
+export * as optim from "./optim/mod.ts";
+export { GradientMonitor, layerGradNorms, NonFiniteError } from "./health.ts";
+export {
+  type CheckpointContents,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "./io/checkpoint.ts";
+export {
+  decodeImage,
+  encodeImage,
+  resizeImage,
+  resizeLongestSide,
+  type RgbImage,
+} from "./io/image.ts";
+export { readSafetensors, writeSafetensors } from "./io/safetensors.ts";
 
 export interface BackendOptions extends EngineOptions {
   /** Which backend; only "wasm" today. */
