@@ -13,7 +13,7 @@ import {
   tidy,
 } from "../runtime/mod.ts";
 import { Adam } from "../runtime/optim/mod.ts";
-import { type RgbImage, resizeImage } from "../runtime/io/image.ts";
+import { resizeImage, type RgbImage } from "../runtime/io/image.ts";
 
 export interface StandInOptions {
   /** Longest side of the result in pixels. */
@@ -82,7 +82,10 @@ export class StandInStyleRun {
     this.#content = tensor(c.data, shape);
     this.#styleGram = noGrad(() =>
       tidy(() =>
-        ops.gram(tensor(s.data, [1, 3, s.height, s.width]), 1 / (s.width * s.height))
+        ops.gram(
+          tensor(s.data, [1, 3, s.height, s.width]),
+          1 / (s.width * s.height),
+        )
       )
     );
     this.#x = tensor(c.data, shape);
@@ -159,7 +162,9 @@ export class StandInStyleRun {
     }));
     const buffers = [
       this.#x.data(),
-      ...Object.values(st).filter((v): v is Float32Array => typeof v !== "number"),
+      ...Object.values(st).filter((v): v is Float32Array =>
+        typeof v !== "number"
+      ),
     ];
     const floats = buffers.reduce((n, b) => n + b.length, 0);
     const headerLen = (header.length + 3) & ~3;

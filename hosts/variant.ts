@@ -35,7 +35,9 @@ export function parseVariant(
   if (name === undefined || name === "" || name === "auto") return undefined;
   if (!(VARIANTS as readonly string[]).includes(name)) {
     throw new VariantError(
-      `${source} "${name}" is unknown; use one of ${VARIANTS.join(", ")} or auto`,
+      `${source} "${name}" is unknown; use one of ${
+        VARIANTS.join(", ")
+      } or auto`,
     );
   }
   return name as Variant;

@@ -18,6 +18,7 @@
 // would leave a 5x5 map), channels 32-64-96-96-64, fc 256-256.
 // This module is browser compatible.
 import { noGrad } from "../runtime/autograd.ts";
+import * as init from "../runtime/init.ts";
 import { Module } from "../runtime/nn/module.ts";
 import {
   BatchNorm2d,
@@ -226,6 +227,16 @@ export class SmallAlexNet extends SmallClassifier {
         new Linear(hidden, classes, { rng }),
       ),
     );
+    // Eight weight layers without normalisation between them: PyTorch's
+    // default U(±1/√fan_in) shrinks the signal by about √3 per ReLU layer
+    // and training stalls for an epoch; He init (He et al. 2015, §2.2)
+    // keeps the variance constant through ReLUs.
+    for (const m of [...this.features.layers, ...this.classifier.layers]) {
+      if (m instanceof Conv2d || m instanceof Linear) {
+        init.kaimingNormal(m.weight, { nonlinearity: "relu", rng });
+        if (m.bias) init.zeros(m.bias);
+      }
+    }
   }
 }
 

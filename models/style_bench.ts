@@ -1,9 +1,10 @@
 // The Gatys et al. (2016) style-transfer evaluation as a benchmark workload:
-// one L-BFGS evaluation = VGG19 forward to the deepest tap, the content loss
-// (MSE of one feature map against its target) plus the style loss (MSE of
-// Gram matrices, Gatys eq. 3-5, against the style image's), and the
-// gradient of the total with respect to the input image only (the network's
-// weights are constants). Random He-initialised weights: the cost does not
+// one L-BFGS evaluation = VGG19 forward to the deepest tap, the product's
+// loss (models/style/losses.ts with the STYLE_DEFAULTS weights: content
+// eq. 1, style eqs. 3-5 on normalised Grams, squared total variation) and
+// the gradient of the total with respect to the input image only (the
+// network's weights are constants), composed as StyleTransfer's whole-image
+// evaluation does. Random He-initialised weights: the cost does not
 // depend on the values, and He init (std √(2/fan_in)) keeps activations near
 // unit scale through 16 ReLU layers, so no denormals slow anything down.
 //
@@ -16,11 +17,17 @@ import { noGrad } from "../runtime/autograd.ts";
 import { grad } from "../runtime/grad.ts";
 import { kaimingNormal, normal } from "../runtime/init.ts";
 import { Conv2d } from "../runtime/nn/layers.ts";
-import { add, scale } from "../runtime/ops/elementwise.ts";
-import { mseLoss } from "../runtime/ops/loss.ts";
-import { gram } from "../runtime/ops/style.ts";
+import { add } from "../runtime/ops/elementwise.ts";
 import { Random } from "../runtime/random.ts";
-import { type Tensor, tensor, tidy } from "../runtime/tensor.ts";
+import { keep, type Tensor, tensor, tidy } from "../runtime/tensor.ts";
+import {
+  contentLoss,
+  normalisedGram,
+  styleLoss,
+  type TvKernels,
+  tvKernels,
+  tvLoss,
+} from "./style/losses.ts";
 import { VGG, vggTaps } from "./vgg.ts";
 
 export type StyleWorkloadName = "relu5_1" | "conv3_1";
@@ -55,17 +62,29 @@ export const STYLE_WORKLOADS: Record<StyleWorkloadName, StyleWorkload> = {
   },
 };
 
-/** Loss weights: α for content, β split evenly over the style layers. */
-export const CONTENT_WEIGHT = 1;
-export const STYLE_WEIGHT = 1e3;
+/**
+ * Loss weights, as models/style/transfer.ts STYLE_DEFAULTS: α for content,
+ * β split evenly over the style layers, λ for total variation.
+ */
+export const DEFAULT_LOSS_WEIGHTS: LossWeights = {
+  content: 1,
+  style: 1e5,
+  tv: 10,
+};
+
+export interface LossWeights {
+  content: number;
+  style: number;
+  tv: number;
+}
 
 /**
  * Floating-point operations of one evaluation, counting 2 per multiply-add:
  * each conv forward and its backward-data (the weights get no gradient),
  * each Gram matrix forward (C²·HW) and backward (2·C²·HW), and nothing for
- * the memory-bound element-wise work. For VGG19 to relu5_1 at 256x256 this
- * is ~95 GFLOP (performance.md counts 101.5 with backward-filter of nothing
- * but the element-wise ops included; the convolutions dominate either way).
+ * the memory-bound element-wise work: 99.2 GFLOP for VGG19 to relu5_1 at
+ * 256x256 (performance.md quotes 101.5), 22.0 for the conv3_1 stack at
+ * 256x172.
  */
 export function evaluationFlops(
   workload: StyleWorkload,
@@ -81,7 +100,7 @@ export function evaluationFlops(
     } else if (tap.kind === "conv") {
       flops += 2 * 2 * h * w * tap.channels * c * 9;
       c = tap.channels;
-    } else if (styles.has(tap.name)) flops += 3 * 2 * c * c * h * w;
+    } else if (styles.has(tap.name)) flops += 2 * 2 * c * c * h * w;
     if (tap.name === workload.upTo) break;
   }
   return flops;
@@ -104,6 +123,12 @@ export function tapShape(
   throw new RangeError(`VGG19 has no layer "${name}"`);
 }
 
+function keepKernels(k: TvKernels): TvKernels {
+  keep(k.horizontal);
+  keep(k.vertical);
+  return k;
+}
+
 /** A style-transfer problem: network, images and loss targets. */
 export class GatysProblem {
   readonly workload: StyleWorkload;
@@ -117,15 +142,20 @@ export class GatysProblem {
   readonly stylePixels: Float32Array;
   readonly imagePixels: Float32Array;
   readonly contentTarget: Tensor;
-  /** Gram matrices of the style image, one per style layer. */
+  /** Normalised Gram matrices of the style image, one per style layer. */
   readonly styleTargets: Tensor[];
+  /** Total-variation difference kernels (pixel units = model units here). */
+  readonly #tv: TvKernels = keepKernels(tvKernels([1, 1, 1]));
+  readonly weights: LossWeights;
 
   constructor(
     workload: StyleWorkload,
     height: number,
     width: number,
     seed = 1,
+    weights: LossWeights = DEFAULT_LOSS_WEIGHTS,
   ) {
+    this.weights = { ...weights };
     if (!(height >= 16 && width >= 16)) {
       throw new RangeError(
         `GatysProblem: images need at least 16x16 pixels, got ${width}x${height}`,
@@ -165,7 +195,7 @@ export class GatysProblem {
       style.dispose();
       return workload.styleLayers.map((name) => {
         const f = taps.get(name)!;
-        const g = gram(f, 1 / f.size);
+        const g = normalisedGram(f);
         f.dispose();
         return g;
       });
@@ -175,28 +205,34 @@ export class GatysProblem {
   }
 
   /**
-   * The total loss of the current image (recorded on the tape):
-   * α·MSE(F_content, P) + Σ_l (β/L)·MSE(G_l, A_l) with G = F Fᵀ/(C·H·W).
+   * The loss terms of the current image (recorded on the tape), as
+   * StyleTransfer's whole-image evaluation builds them: α/2·Σ(F − P)²,
+   * β/L · 1/(4N²)·Σ(Ĝ − Â)² per style layer with Ĝ = F Fᵀ/M, and λ·TV.
    */
-  loss(): Tensor {
+  lossTerms(): { total: Tensor; parts: Tensor[] } {
     const w = this.workload;
     const taps = this.model.forwardTaps(this.image, [
       w.contentLayer,
       ...w.styleLayers,
     ]);
-    let total = scale(
-      mseLoss(taps.get(w.contentLayer)!, this.contentTarget),
-      CONTENT_WEIGHT,
-    );
-    w.styleLayers.forEach((name, i) => {
-      const f = taps.get(name)!;
-      const term = scale(
-        mseLoss(gram(f, 1 / f.size), this.styleTargets[i]),
-        STYLE_WEIGHT / w.styleLayers.length,
-      );
-      total = add(total, term);
-    });
-    return total;
+    const parts = [
+      contentLoss(
+        taps.get(w.contentLayer)!,
+        this.contentTarget,
+        this.weights.content,
+      ),
+      ...w.styleLayers.map((name, i) =>
+        styleLoss(
+          taps.get(name)!,
+          this.styleTargets[i],
+          this.weights.style / w.styleLayers.length,
+        )
+      ),
+      tvLoss(this.image, this.#tv, this.weights.tv),
+    ];
+    let total = parts[0];
+    for (const t of parts.slice(1)) total = add(total, t);
+    return { total, parts };
   }
 
   /**
@@ -205,21 +241,24 @@ export class GatysProblem {
    * gradient out (tests); timing runs leave it in engine memory.
    */
   evaluate(withGradient = false): { loss: number; gradient?: Float32Array } {
-    return tidy(() => {
-      const loss = this.loss();
-      const [g] = grad(loss, [this.image]);
-      const out: { loss: number; gradient?: Float32Array } = {
-        loss: loss.item(),
-      };
+    const out: { loss: number; gradient?: Float32Array } = { loss: NaN };
+    tidy(() => {
+      const { total, parts } = this.lossTerms();
+      const [g] = grad(total, [this.image]);
+      // StyleTransfer reads the total and every term back for its report.
+      out.loss = total.item();
+      for (const t of parts) t.item();
       if (withGradient) out.gradient = g.data();
-      return out as unknown as Record<string, unknown>;
-    }) as unknown as { loss: number; gradient?: Float32Array };
+    });
+    return out;
   }
 
   dispose(): void {
     this.image.dispose();
     this.contentTarget.dispose();
     for (const t of this.styleTargets) t.dispose();
+    this.#tv.horizontal.dispose();
+    this.#tv.vertical.dispose();
     for (const p of this.model.parameters()) p.dispose();
   }
 }
@@ -267,12 +306,19 @@ export function registerTfjsGradients(tf: Tf): string[] {
               dimRoundingMode,
               inputShape: dims,
             } as unknown as TF.NamedAttrMap) as TF.Tensor,
-          // The wasm backend has no Conv2DBackpropFilter; tfjs calls only
-          // the input gradients on the path from x, so this never runs here.
-          filter: () =>
-            tf.conv2d(x, filter, strides, pad).mul(0) as TF.Tensor,
+          // tfjs calls only the gradients of inputs on the path from x, so
+          // this never runs here (and the wasm backend has no
+          // Conv2DBackpropFilter kernel to run).
+          filter: () => {
+            throw new Error("tfjs-backend-wasm has no Conv2DBackpropFilter");
+          },
         };
       },
+    },
+    {
+      // tf.avgPool casts its result to the input's dtype.
+      kernelName: "Cast",
+      gradFunc: (dy) => ({ x: () => tf.clone(dy as TF.Tensor) }),
     },
     {
       kernelName: "Relu",
@@ -406,9 +452,12 @@ export function registerTfjsGradients(tf: Tf): string[] {
 export class TfjsGatysProblem {
   readonly #tf: Tf;
   readonly workload: StyleWorkload;
+  readonly weights: LossWeights;
   /** Per VGG layer: conv [filter HWIO, bias], or "relu" / "pool". */
   readonly #layers: ([TF.Tensor4D, TF.Tensor1D] | "relu" | "pool")[] = [];
   readonly #last: number;
+  /** HWIO [1, 2, 3, 3] and [2, 1, 3, 3]: x[next] − x[here] per channel. */
+  readonly #tvFilters: [TF.Tensor4D, TF.Tensor4D];
   readonly image: TF.Tensor4D;
   readonly contentTarget: TF.Tensor;
   readonly styleTargets: TF.Tensor[];
@@ -416,6 +465,7 @@ export class TfjsGatysProblem {
   constructor(tf: Tf, ours: GatysProblem) {
     this.#tf = tf;
     this.workload = ours.workload;
+    this.weights = { ...ours.weights };
     const taps = ours.model.taps;
     ours.model.features.layers.forEach((layer, i) => {
       if (layer instanceof Conv2d) {
@@ -430,6 +480,15 @@ export class TfjsGatysProblem {
       } else this.#layers.push(taps[i].kind === "relu" ? "relu" : "pool");
     });
     this.#last = taps.length - 1;
+    const diff = new Float32Array(2 * 3 * 3);
+    for (let c = 0; c < 3; c++) {
+      diff[c * 3 + c] = -1; // tap 0, in c, out c
+      diff[9 + c * 3 + c] = 1; // tap 1
+    }
+    this.#tvFilters = [
+      tf.tensor4d(diff, [1, 2, 3, 3]),
+      tf.tensor4d(diff, [2, 1, 3, 3]),
+    ];
     const { height: h, width: w } = ours;
     const nhwc = (planar: Float32Array) =>
       tf.tidy(() =>
@@ -468,29 +527,41 @@ export class TfjsGatysProblem {
     return out;
   }
 
+  /** Normalised Gram Ĝ = F Fᵀ / M of an NHWC feature map. */
   gram(f: TF.Tensor4D): TF.Tensor {
     const tf = this.#tf;
     const [, h, w, c] = f.shape;
     const m = tf.reshape(f, [h * w, c]);
-    return tf.mul(tf.matMul(m, m, true, false), tf.scalar(1 / (c * h * w)));
+    return tf.mul(tf.matMul(m, m, true, false), tf.scalar(1 / (h * w)));
   }
 
-  /** The same total loss as GatysProblem.loss(). */
+  /** The same total loss as GatysProblem.lossTerms(). */
   loss(x: TF.Tensor4D): TF.Scalar {
     const tf = this.#tf;
     const wl = this.workload;
     const f = this.features(x);
-    const mse = (a: TF.Tensor, b: TF.Tensor, weight: number) =>
-      tf.mul(tf.sum(tf.squaredDifference(a, b)), tf.scalar(weight / a.size));
-    let total = mse(f.get(wl.contentLayer)!, this.contentTarget, CONTENT_WEIGHT);
+    const sse = (a: TF.Tensor, b: TF.Tensor, weight: number) =>
+      tf.mul(tf.sum(tf.squaredDifference(a, b)), tf.scalar(weight));
+    let total = sse(
+      f.get(wl.contentLayer)!,
+      this.contentTarget,
+      this.weights.content / 2,
+    );
     wl.styleLayers.forEach((name, i) => {
       const g = this.gram(f.get(name)!);
-      total = tf.add(
-        total,
-        mse(g, this.styleTargets[i], STYLE_WEIGHT / wl.styleLayers.length),
-      );
+      const n = g.shape[0];
+      const weight = this.weights.style / wl.styleLayers.length / (4 * n * n);
+      total = tf.add(total, sse(g, this.styleTargets[i], weight));
     });
-    return total as TF.Scalar;
+    // Total variation: neighbour differences as 'valid' convolutions with
+    // per-channel [-1, 1] filters (tfjs-wasm has no depthwise gradient).
+    const [dh, dv] = this.#tvFilters;
+    const sq = (d: TF.Tensor) => tf.sum(tf.mul(d, d));
+    const tv = tf.add(
+      sq(tf.conv2d(x, dh, 1, "valid")),
+      sq(tf.conv2d(x, dv, 1, "valid")),
+    );
+    return tf.add(total, tf.mul(tv, tf.scalar(this.weights.tv))) as TF.Scalar;
   }
 
   /**
@@ -499,23 +570,24 @@ export class TfjsGatysProblem {
    */
   evaluate(withGradient = false): { loss: number; gradient?: Float32Array } {
     const tf = this.#tf;
-    return tf.tidy(() => {
+    const out: { loss: number; gradient?: Float32Array } = { loss: NaN };
+    tf.tidy(() => {
       const { value, grad } = tf.valueAndGrad((x: TF.Tensor) =>
         this.loss(x as TF.Tensor4D)
       )(this.image);
-      const out: { loss: number; gradient?: Float32Array } = {
-        loss: value.dataSync()[0],
-      };
+      out.loss = value.dataSync()[0];
       if (withGradient) {
-        out.gradient = tf.transpose(grad, [0, 3, 1, 2]).dataSync() as Float32Array;
+        const planar = tf.transpose(grad, [0, 3, 1, 2]);
+        out.gradient = planar.dataSync() as Float32Array;
       } else grad.dataSync();
-      return out as unknown as TF.TensorContainer;
-    }) as unknown as { loss: number; gradient?: Float32Array };
+    });
+    return out;
   }
 
   dispose(): void {
     const tf = this.#tf;
     for (const l of this.#layers) if (Array.isArray(l)) tf.dispose(l);
+    tf.dispose(this.#tvFilters);
     tf.dispose([this.image, this.contentTarget, ...this.styleTargets]);
   }
 }

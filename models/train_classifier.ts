@@ -11,10 +11,7 @@
 // state. So a run stopped after epoch k and resumed ends with the same bits
 // as an uninterrupted run (tests/models/train_classifier_test.ts).
 import { backward } from "../runtime/grad.ts";
-import {
-  loadCheckpoint,
-  saveCheckpoint,
-} from "../runtime/io/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../runtime/io/checkpoint.ts";
 import { type PlotSpec, writePlotPng } from "../runtime/io/png_plot.ts";
 import {
   type FashionMnistSplit,
@@ -26,7 +23,6 @@ import { currentPlatform } from "../runtime/platform/mod.ts";
 import { Random } from "../runtime/random.ts";
 import { readHeader } from "../runtime/io/safetensors.ts";
 import { tensor, tidy } from "../runtime/tensor.ts";
-import { Progress } from "../scripts/_cli.ts";
 import {
   createClassifier,
   type SmallClassifier,
@@ -69,13 +65,16 @@ export interface TrainClassifierOptions {
   stopAfterEpochs?: number;
   /** Lines of progress and results (default console.log). */
   log?: (line: string) => void;
-  /** Progress bar (default true). */
-  progress?: boolean;
+  /**
+   * Called after every training step with the steps done and to do in this
+   * call and a one-line status (scripts draw a progress bar from it).
+   */
+  onStep?: (done: number, total: number, status: string) => void;
 }
 
 export const TRAIN_DEFAULTS: TrainClassifierOptions = {
   model: "vgg",
-  epochs: 2,
+  epochs: 3,
   batch: 64,
   optimizer: "adam",
   momentum: 0.9,
@@ -133,7 +132,11 @@ export function learningRate(
 }
 
 /** The order examples are visited in during `epoch` (0-based). */
-export function epochOrder(seed: number, epoch: number, count: number): number[] {
+export function epochOrder(
+  seed: number,
+  epoch: number,
+  count: number,
+): number[] {
   // A generator per epoch, derived from the seed: nothing to checkpoint.
   return new Random(seed * 1_000_003 + epoch + 1).permutation(count);
 }
@@ -242,10 +245,9 @@ const FIXED_ON_RESUME = [
 ] as const;
 
 /** The run's settings as saved in the checkpoint. */
-type SavedSettings = Pick<
-  TrainClassifierOptions,
-  typeof FIXED_ON_RESUME[number]
-> & { lr: number };
+type SavedSettings =
+  & Pick<TrainClassifierOptions, typeof FIXED_ON_RESUME[number]>
+  & { lr: number; testSamples: number };
 
 /** CSV of the history, one row per epoch. */
 export function historyCsv(history: readonly EpochRecord[]): string {
@@ -261,7 +263,10 @@ export function historyCsv(history: readonly EpochRecord[]): string {
     "inferenceImagesPerSecond",
     "seconds",
   ];
-  return [cols.join(","), ...history.map((h) => cols.map((c) => h[c]).join(","))]
+  return [
+    cols.join(","),
+    ...history.map((h) => cols.map((c) => h[c]).join(",")),
+  ]
     .join("\n") + "\n";
 }
 
@@ -298,6 +303,34 @@ export function historyFigure(
       ],
     },
   ];
+}
+
+// Decoded splits by directory, so repeated runs in one process (tests,
+// notebooks) decompress the files once.
+const splits = new Map<string, Promise<FashionMnistSplit>>();
+
+/** A split's first `limit` examples (loaded once per process). */
+async function loadSplit(
+  split: "train" | "test",
+  dir: string | undefined,
+  limit: number,
+): Promise<FashionMnistSplit> {
+  const key = `${split}:${dir ?? ""}`;
+  let whole = splits.get(key);
+  if (!whole) {
+    whole = loadFashionMnist(split, { dir });
+    splits.set(key, whole);
+    whole.catch(() => splits.delete(key));
+  }
+  const s = await whole;
+  const count = Math.min(limit, s.count);
+  const pixels = s.rows * s.cols;
+  return {
+    ...s,
+    count,
+    images: s.images.subarray(0, count * pixels),
+    labels: s.labels.subarray(0, count),
+  };
 }
 
 async function makeDirectory(path: string): Promise<void> {
@@ -358,18 +391,17 @@ export async function trainClassifier(
         );
       }
     }
-    o = { ...o, ...resumed };
+    // The test-set size is remembered too, but may be changed.
+    o = {
+      ...o,
+      ...resumed,
+      testSamples: options.testSamples ?? resumed.testSamples ?? o.testSamples,
+    };
   }
   const peakLr = resumed?.lr ?? o.lr ?? (o.optimizer === "sgd" ? 0.05 : 1e-3);
 
-  const train = await loadFashionMnist("train", {
-    dir: o.data,
-    limit: o.samples,
-  });
-  const test = await loadFashionMnist("test", {
-    dir: o.data,
-    limit: o.testSamples,
-  });
+  const train = await loadSplit("train", o.data, o.samples);
+  const test = await loadSplit("test", o.data, o.testSamples);
   const rng = new Random(o.seed);
   const model = createClassifier(o.model, {
     rng,
@@ -421,6 +453,7 @@ export async function trainClassifier(
       width: o.width,
       batchNorm: o.batchNorm,
       lr: peakLr,
+      testSamples: test.count,
     };
     if (o.out) await makeDirectory(o.out);
     const parameterCount = model.parameters().reduce((n, p) => n + p.size, 0);
@@ -432,19 +465,14 @@ export async function trainClassifier(
       );
     }
 
-    const progress = o.progress === false || startEpoch >= o.epochs
-      ? null
-      : new Progress((o.epochs - startEpoch) * stepsPerEpoch, {
-        label: o.model,
-        everyPercent: 5,
-        ...(o.log
-          ? { terminal: false, write: (s) => log(s.replace(/\n$/, "")) }
-          : {}),
-      });
+    const totalThisCall = Math.max(0, (o.epochs - startEpoch) * stepsPerEpoch);
+    let doneThisCall = 0;
     let stopped = false;
     let epochsThisCall = 0;
     for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
-      if (o.stopAfterEpochs !== undefined && epochsThisCall >= o.stopAfterEpochs) {
+      if (
+        o.stopAfterEpochs !== undefined && epochsThisCall >= o.stopAfterEpochs
+      ) {
         stopped = true;
         break;
       }
@@ -455,7 +483,9 @@ export async function trainClassifier(
       for (let s = 0; s < stepsPerEpoch; s++) {
         const step = epoch * stepsPerEpoch + s;
         lr = learningRate(peakLr, o.schedule, step, totalSteps);
-        for (const g of optimizer.paramGroups as { lr: number }[]) g.lr = lr;
+        for (const g of optimizer.paramGroups) {
+          (g as unknown as { lr: number }).lr = lr;
+        }
         const indices = order.slice(s * o.batch, (s + 1) * o.batch);
         const n = indices.length;
         const b = normalisedBatch(train, indices);
@@ -480,10 +510,15 @@ export async function trainClassifier(
         seen += n;
         stepLosses.push(loss);
         const rate = seen / ((performance.now() - epochStart) / 1000);
-        progress?.tick(
-          1,
-          `epoch ${epoch + 1}/${o.epochs} loss ${(lossSum / seen).toFixed(4)} ` +
-            `acc ${(100 * correct / seen).toFixed(1)}% ${rate.toFixed(0)} img/s`,
+        o.onStep?.(
+          ++doneThisCall,
+          totalThisCall,
+          `epoch ${epoch + 1}/${o.epochs} loss ${
+            (lossSum / seen).toFixed(4)
+          } ` +
+            `acc ${(100 * correct / seen).toFixed(1)}% ${
+              rate.toFixed(0)
+            } img/s`,
         );
       }
       const trainSeconds = (performance.now() - epochStart) / 1000;

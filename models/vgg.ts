@@ -37,6 +37,8 @@ export interface VggOptions {
   /** Add fc6-fc8 (needs 224x224 inputs). */
   classifier?: boolean;
   numClasses?: number;
+  /** Units of fc6 and fc7 (4096 in the published models). */
+  hiddenUnits?: number;
   /** Build only the layers up to and including this tap. */
   upTo?: string;
   rng?: Random;
@@ -132,6 +134,7 @@ export class VGG extends Module {
     }
     this.features = this.addModule("features", new Sequential(...layers));
     const wantsHead = options.classifier && count === all.length;
+    const hidden = options.hiddenUnits ?? 4096;
     if (options.classifier && !wantsHead) {
       throw new RangeError("VGG: a classifier needs the full feature stack");
     }
@@ -139,13 +142,13 @@ export class VGG extends Module {
       ? this.addModule(
         "classifier",
         new Sequential(
-          new Linear(512 * 7 * 7, 4096, { rng: options.rng }),
+          new Linear(512 * 7 * 7, hidden, { rng: options.rng }),
           new ReLU(),
           new Dropout(0.5, options.rng),
-          new Linear(4096, 4096, { rng: options.rng }),
+          new Linear(hidden, hidden, { rng: options.rng }),
           new ReLU(),
           new Dropout(0.5, options.rng),
-          new Linear(4096, options.numClasses ?? 1000, { rng: options.rng }),
+          new Linear(hidden, options.numClasses ?? 1000, { rng: options.rng }),
         ),
       )
       : null;

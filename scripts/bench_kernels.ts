@@ -1,15 +1,23 @@
 // deno task bench:kernels — GFLOP/s of the conv2d kernels on VGG shapes
-// (3x3, stride 1, pad 1, batch 1), forward, backward-data and
-// backward-filter, with 1 thread and all threads, side by side with
+// (3x3, stride 1, pad 1, batch 1) and one DCGAN shape (5x5 stride 2, batch
+// 64), forward, backward-data and backward-filter, with 1 thread and all
+// threads, side by side with
 // tfjs-wasm (@tensorflow/tfjs-backend-wasm, single-threaded SIMD, NHWC: its
 // native layout). GFLOP/s counts 2 * MACs of the direct convolution for
-// every pass. Warm-up, then the median of several runs.
-// Flags: --json FILE (array of {op, shape, threads, ms, gflops,
-// tfjs_wasm_ms, ratio_vs_tfjs_wasm}; ratio > 1 means we are faster),
-// --quick (one timed run per case), --wasm-dir DIR (engine build to use,
-// default build/; IMPASTO_WASM_DIR works too).
+// every pass (Winograd is credited with the direct convolution's FLOPs).
+// Warm-up, then the median of several runs. Each row also records the
+// process CPU time per call and CPU/wall: on an idle 2-core machine
+// CPU/wall is ~1 with 1 thread and ~2 with 2; lower values mean other
+// processes took the cores and the wall times are inflated. The load
+// average is printed before and after.
+// Flags: --json FILE (array of {op, shape, threads, ms, gflops, cpu_ms,
+// cpu_per_wall, tfjs_wasm_ms, ratio_vs_tfjs_wasm, tfjs_wasm_gflops}; ratio
+// > 1 means we are faster), --quick (one timed run per case), --algorithms
+// (direct vs Winograd, interleaved, CPU time; no tfjs), --wasm-dir DIR
+// (engine build to use, default build/; IMPASTO_WASM_DIR works too).
 import { parseArgs } from "node:util";
 import { writeFile } from "node:fs/promises";
+import process from "node:process";
 import * as tf from "@tensorflow/tfjs-core";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { Engine } from "../runtime/engine/engine.ts";
@@ -17,7 +25,13 @@ import {
   conv2dBackwardData,
   conv2dBackwardFilter,
   conv2dForward,
+  conv2dOutputSize,
   type Conv2dShape,
+  type ConvAlgorithm,
+  type ConvGeometry,
+  runConvBackwardData,
+  runConvBackwardFilter,
+  runConvForward,
 } from "../runtime/backends/wasm/conv2d.ts";
 
 const { values: flags } = parseArgs({
@@ -25,6 +39,7 @@ const { values: flags } = parseArgs({
   options: {
     json: { type: "string" },
     quick: { type: "boolean", default: false },
+    algorithms: { type: "boolean", default: false },
     "wasm-dir": { type: "string" },
   },
 });
@@ -34,6 +49,37 @@ const WARMUP = flags.quick ? 1 : 2;
 
 const VGG: [number, number][] = [[64, 256], [128, 128], [256, 64], [512, 32]];
 
+/** A benchmarked conv: our shape; tfjs runs it as "same" padding (NHWC). */
+interface BenchCase {
+  label: string;
+  shape: Conv2dShape;
+}
+
+function cases(): BenchCase[] {
+  const out: BenchCase[] = VGG.map(([c, hw]) => ({
+    label: `${c}->${c}@${hw}x${hw}`,
+    shape: vggShape(c, hw),
+  }));
+  // DCGAN (MNIST) discriminator conv2 / generator convT shape: 64 -> 128,
+  // 5x5 stride 2 on 14x14, batch 64; "same" padding = 1 top/left, 2
+  // bottom/right. Its backward-data is the generator's transposed conv.
+  out.push({
+    label: "64->128@14x14 5x5/2 b64",
+    shape: {
+      ...vggShape(64, 14),
+      batch: 64,
+      outChannels: 128,
+      kernelH: 5,
+      kernelW: 5,
+      strideH: 2,
+      strideW: 2,
+      padBottom: 2,
+      padRight: 2,
+    },
+  });
+  return out;
+}
+
 type Op = "forward" | "backward-data" | "backward-filter";
 
 interface Row {
@@ -42,8 +88,11 @@ interface Row {
   threads: number;
   ms: number;
   gflops: number;
+  cpu_ms: number;
+  cpu_per_wall: number;
   tfjs_wasm_ms: number | null;
   ratio_vs_tfjs_wasm: number | null;
+  tfjs_wasm_gflops: number | null;
 }
 
 function median(xs: number[]): number {
@@ -52,15 +101,39 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function time(fn: () => void): number {
+/** Process CPU time (user + system, all threads) in ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+}
+
+interface Timing {
+  ms: number;
+  cpuMs: number;
+  cpuPerWall: number;
+}
+
+/** Median wall time of RUNS calls after WARMUP, with mean CPU time per call. */
+function timeCpu(fn: () => void): Timing {
   for (let i = 0; i < WARMUP; i++) fn();
   const ts: number[] = [];
+  const c0 = cpuMs();
   for (let i = 0; i < RUNS; i++) {
     const t0 = performance.now();
     fn();
     ts.push(performance.now() - t0);
   }
-  return median(ts);
+  const cpu = (cpuMs() - c0) / RUNS;
+  const wall = ts.reduce((a, b) => a + b, 0) / RUNS;
+  return { ms: median(ts), cpuMs: cpu, cpuPerWall: cpu / wall };
+}
+
+function time(fn: () => void): number {
+  return timeCpu(fn).ms;
+}
+
+function loadavg(): string {
+  return Deno.loadavg().map((v) => v.toFixed(2)).join(" ");
 }
 
 function vggShape(c: number, hw: number): Conv2dShape {
@@ -94,23 +167,111 @@ function fill(engine: Engine, ptr: number, n: number, seed: number): void {
   }
 }
 
-async function tfjsTimes(c: number, hw: number): Promise<[number, number]> {
-  const x = tf.randomUniform([1, hw, hw, c]) as tf.Tensor4D;
-  const w = tf.randomUniform([3, 3, c, c]) as tf.Tensor4D;
-  const dy = tf.randomUniform([1, hw, hw, c]) as tf.Tensor4D;
+async function tfjsTimes(s: Conv2dShape): Promise<[number, number]> {
+  const { outHeight: oh, outWidth: ow } = conv2dOutputSize(s);
+  const n = s.batch, c = s.inChannels, k = s.outChannels;
+  const x = tf.randomUniform([n, s.inHeight, s.inWidth, c]) as tf.Tensor4D;
+  const w = tf.randomUniform([s.kernelH, s.kernelW, c, k]) as tf.Tensor4D;
+  const dy = tf.randomUniform([n, oh, ow, k]) as tf.Tensor4D;
+  const stride: [number, number] = [s.strideH, s.strideW];
   const fwd = time(() => {
-    const y = tf.conv2d(x, w, 1, "same");
+    const y = tf.conv2d(x, w, stride, "same");
     y.dataSync();
     y.dispose();
   });
   const bwd = time(() => {
-    const dx = tf.conv2dTranspose(dy, w, [1, hw, hw, c], 1, "same");
+    const dx = tf.conv2dTranspose(
+      dy,
+      w,
+      [n, s.inHeight, s.inWidth, c],
+      stride,
+      "same",
+    );
     dx.dataSync();
     dx.dispose();
   });
   tf.dispose([x, w, dy]);
   await Promise.resolve();
   return [fwd, bwd];
+}
+
+/**
+ * --algorithms: direct vs Winograd on the VGG shapes, interleaved call by
+ * call (so both see the same machine load), per thread count: the smallest
+ * CPU time per call of RUNS + 2 calls each, and GFLOP/s of that CPU time
+ * (x threads: the rate per busy core).
+ */
+function compareAlgorithms(engine: Engine): void {
+  const threadCounts = [...new Set([1, engine.threads])];
+  console.log(
+    `direct vs winograd, ${engine.variant}; min CPU ms per call; load average ${loadavg()}`,
+  );
+  for (const [c, hw] of VGG) {
+    const g: ConvGeometry = {
+      N: 1,
+      C: c,
+      H: hw,
+      W: hw,
+      K: c,
+      R: 3,
+      S: 3,
+      OH: hw,
+      OW: hw,
+      sh: 1,
+      sw: 1,
+      pt: 1,
+      pl: 1,
+      dh: 1,
+      dw: 1,
+      G: 1,
+    };
+    const act = c * hw * hw, wsz = c * c * 9;
+    const gflop = 2 * act * c * 9 / 1e9;
+    const x = engine.allocF32(act), y = engine.allocF32(act);
+    const dy = engine.allocF32(act), dx = engine.allocF32(act);
+    const w = engine.allocF32(wsz), dw = engine.allocF32(wsz);
+    fill(engine, x, act, 1);
+    fill(engine, dy, act, 2);
+    fill(engine, w, wsz, 3);
+    const ops: [Op, (t: number, a: ConvAlgorithm) => void][] = [
+      [
+        "forward",
+        (t, a) => runConvForward(engine, g, x, w, 0, y, { threads: t }, a),
+      ],
+      [
+        "backward-data",
+        (t, a) =>
+          runConvBackwardData(engine, g, dy, w, 0, dx, { threads: t }, a),
+      ],
+      [
+        "backward-filter",
+        (t, a) =>
+          runConvBackwardFilter(engine, g, x, dy, dw, 0, { threads: t }, a),
+      ],
+    ];
+    for (const [op, fn] of ops) {
+      for (const t of threadCounts) {
+        const best = { direct: Infinity, winograd: Infinity };
+        for (let i = 0; i < RUNS + 2; i++) {
+          for (const a of ["direct", "winograd"] as const) {
+            const c0 = cpuMs();
+            fn(t, a);
+            best[a] = Math.min(best[a], cpuMs() - c0);
+          }
+        }
+        const rate = (ms: number) => (gflop / (ms / 1e3) * t).toFixed(1);
+        console.log(
+          `${op.padEnd(16)} ${`${c}->${c}@${hw}x${hw}`.padEnd(17)} ${t}T` +
+            `  direct ${best.direct.toFixed(1).padStart(6)} ms ${
+              rate(best.direct).padStart(5)
+            } GF/s  winograd ${best.winograd.toFixed(1).padStart(6)} ms ${
+              rate(best.winograd).padStart(5)
+            } GF/s  x${(best.direct / best.winograd).toFixed(2)}`,
+        );
+      }
+    }
+    for (const p of [x, y, dy, dx, w, dw]) engine.free(p);
+  }
 }
 
 async function main(): Promise<void> {
@@ -129,26 +290,36 @@ async function main(): Promise<void> {
       ? new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`)
       : undefined,
   });
+  if (flags.algorithms) {
+    try {
+      compareAlgorithms(engine);
+    } finally {
+      engine.dispose();
+    }
+    return;
+  }
   const rows: Row[] = [];
   try {
     const threadCounts = [...new Set([1, engine.threads])];
     console.log(
-      `engine ${engine.variant}, ${engine.threads} threads; tfjs-wasm ${tf.version_core} (SIMD, 1 thread); ${RUNS} run(s), median`,
+      `engine ${engine.variant}, ${engine.threads} threads; tfjs-wasm ${tf.version_core} (SIMD, 1 thread); ${RUNS} run(s), median; load average ${loadavg()}`,
     );
-    for (const [c, hw] of VGG) {
-      const s = vggShape(c, hw);
-      const label = `${c}->${c}@${hw}x${hw}`;
-      const act = c * hw * hw, wsz = c * c * 9;
-      const gflop = 2 * act * c * 9 / 1e9;
-      const x = engine.allocF32(act), y = engine.allocF32(act);
-      const dy = engine.allocF32(act), dx = engine.allocF32(act);
+    for (const { label, shape: s } of cases()) {
+      const { outHeight: oh, outWidth: ow } = conv2dOutputSize(s);
+      const act = s.batch * s.inChannels * s.inHeight * s.inWidth;
+      const out = s.batch * s.outChannels * oh * ow;
+      const wsz = s.outChannels * s.inChannels * s.kernelH * s.kernelW;
+      const gflop = 2 * out * s.inChannels * s.kernelH * s.kernelW / 1e9;
+      const x = engine.allocF32(act), dx = engine.allocF32(act);
+      const y = engine.allocF32(out), dy = engine.allocF32(out);
       const w = engine.allocF32(wsz), dw = engine.allocF32(wsz);
-      const b = engine.allocF32(c), db = engine.allocF32(c);
+      const b = engine.allocF32(s.outChannels);
+      const db = engine.allocF32(s.outChannels);
       fill(engine, x, act, 1);
-      fill(engine, dy, act, 2);
+      fill(engine, dy, out, 2);
       fill(engine, w, wsz, 3);
-      fill(engine, b, c, 4);
-      const [tfFwd, tfBwd] = await tfjsTimes(c, hw);
+      fill(engine, b, s.outChannels, 4);
+      const [tfFwd, tfBwd] = await tfjsTimes(s);
       const ops: [Op, (threads: number) => void, number | null][] = [
         [
           "forward",
@@ -168,15 +339,21 @@ async function main(): Promise<void> {
       ];
       for (const [op, fn, tfMs] of ops) {
         for (const threads of threadCounts) {
-          const ms = time(() => fn(threads));
+          const t = timeCpu(() => fn(threads));
+          const ms = t.ms;
           rows.push({
             op,
             shape: label,
             threads,
             ms: +ms.toFixed(2),
             gflops: +(gflop / (ms / 1e3)).toFixed(2),
+            cpu_ms: +t.cpuMs.toFixed(2),
+            cpu_per_wall: +t.cpuPerWall.toFixed(2),
             tfjs_wasm_ms: tfMs === null ? null : +tfMs.toFixed(2),
             ratio_vs_tfjs_wasm: tfMs === null ? null : +(tfMs / ms).toFixed(2),
+            tfjs_wasm_gflops: tfMs === null
+              ? null
+              : +(gflop / (tfMs / 1e3)).toFixed(2),
           });
         }
       }
@@ -185,21 +362,22 @@ async function main(): Promise<void> {
   } finally {
     engine.dispose();
   }
+  console.log(`load average after: ${loadavg()}`);
   console.log(
-    "op               shape            threads        ms   GFLOP/s  tfjs-wasm ms  tfjs GFLOP/s  ratio",
+    "op               shape                    threads        ms   GFLOP/s    cpu ms  cpu/wall  tfjs-wasm ms  tfjs GFLOP/s  ratio",
   );
   for (const r of rows) {
-    const gf = 2 * shapeMacs(r.shape) / 1e9;
     console.log(
       [
         r.op.padEnd(16),
-        r.shape.padEnd(16),
+        r.shape.padEnd(24),
         String(r.threads).padStart(7),
         r.ms.toFixed(1).padStart(9),
         r.gflops.toFixed(1).padStart(9),
+        r.cpu_ms.toFixed(1).padStart(9),
+        r.cpu_per_wall.toFixed(2).padStart(9),
         (r.tfjs_wasm_ms?.toFixed(1) ?? "-").padStart(13),
-        (r.tfjs_wasm_ms ? (gf / (r.tfjs_wasm_ms / 1e3)).toFixed(1) : "-")
-          .padStart(13),
+        (r.tfjs_wasm_gflops?.toFixed(1) ?? "-").padStart(13),
         (r.ratio_vs_tfjs_wasm?.toFixed(2) ?? "-").padStart(6),
       ].join(" "),
     );
@@ -208,11 +386,6 @@ async function main(): Promise<void> {
     await writeFile(flags.json, JSON.stringify(rows, null, 2) + "\n");
     console.log(`wrote ${flags.json}`);
   }
-}
-
-function shapeMacs(label: string): number {
-  const [c, hw] = label.split(/->|@|x/).filter((_, i) => i !== 1).map(Number);
-  return c * c * 9 * hw * hw;
 }
 
 await main();

@@ -4,7 +4,7 @@
 //               node_modules): mod.js (the runtime), image.js, style.js, …
 //   build/web/  the browser page (npm packages bundled: no node_modules
 //               there): app.js, stylize_worker.js
-//   build/edge/ the edge function as one self-contained module for workerd
+//   build/edge/ the edge function for workerd (handler.js and its chunks)
 // Every bundle keeps the engine's thread worker as worker.js in the bundle's
 // top folder, beside the chunk holding the engine, which finds it by
 // `new URL("./worker.js", import.meta.url)`. Each entry is re-exported by a
@@ -23,6 +23,12 @@ interface Bundle {
   codeSplitting: boolean;
 }
 
+// npm dependencies (package.json "dependencies") that Node resolves itself.
+const NPM_PACKAGES = Object.keys(
+  JSON.parse(await Deno.readTextFile(new URL("package.json", ROOT)))
+    .dependencies ?? {},
+);
+
 const styleLibrary = existsSync(new URL("models/style/mod.ts", ROOT));
 
 const BUNDLES: Bundle[] = [
@@ -35,6 +41,7 @@ const BUNDLES: Bundle[] = [
       optim: "runtime/optim/mod.ts",
       weights: "models/weights.ts",
       style_run: "hosts/style_run.ts",
+      variant: "hosts/variant.ts",
       ...(styleLibrary ? { style: "models/style/mod.ts" } : {}),
     },
     packages: "external",
@@ -54,7 +61,9 @@ const BUNDLES: Bundle[] = [
     outdir: "build/edge",
     entries: { handler: "hosts/edge/handler.ts" },
     packages: "bundle",
-    codeSplitting: false,
+    // Splitting keeps the Node adapter (node:fs, node:worker_threads) in a
+    // chunk of its own that the edge never imports.
+    codeSplitting: true,
   },
 ];
 
@@ -86,6 +95,11 @@ async function bundle(b: Bundle): Promise<void> {
       "browser",
       "--packages",
       b.packages,
+      // `--packages external` alone still inlines npm packages that resolve
+      // through package.json: name them.
+      ...(b.packages === "external"
+        ? NPM_PACKAGES.flatMap((p) => ["--external", p])
+        : []),
       ...(b.codeSplitting ? ["--code-splitting"] : []),
       "--outdir",
       outdir,
@@ -114,6 +128,8 @@ for (const b of BUNDLES) {
   }
   await bundle(b);
   console.log(
-    `build:js: ${Object.keys(b.entries).length} entries bundled into ${b.outdir}/`,
+    `build:js: ${
+      Object.keys(b.entries).length
+    } entries bundled into ${b.outdir}/`,
   );
 }

@@ -10,7 +10,7 @@ import {
   trainClassifier,
   type TrainClassifierOptions,
 } from "../models/train_classifier.ts";
-import { type CliSpec, parseCommandLine } from "./_cli.ts";
+import { type CliSpec, parseCommandLine, Progress } from "./_cli.ts";
 
 export const CLI: CliSpec = {
   name: "deno task train-classifier",
@@ -68,10 +68,10 @@ export const CLI: CliSpec = {
     },
     "test-samples": {
       type: "integer",
-      default: TRAIN_DEFAULTS.testSamples,
       min: 1,
       max: 10000,
-      description: "Test examples evaluated after each epoch",
+      description:
+        `Test examples evaluated after each epoch (default: all ${TRAIN_DEFAULTS.testSamples})`,
     },
     width: {
       type: "integer",
@@ -85,7 +85,8 @@ export const CLI: CliSpec = {
     },
     seed: {
       type: "integer",
-      description: `Seed of the init, shuffling and dropout (default: ${TRAIN_DEFAULTS.seed})`,
+      description:
+        `Seed of the init, shuffling and dropout (default: ${TRAIN_DEFAULTS.seed})`,
     },
     threads: {
       type: "integer",
@@ -95,7 +96,8 @@ export const CLI: CliSpec = {
     out: {
       type: "string",
       default: "out/train-classifier",
-      description: "Output directory (checkpoint, log.json, log.csv, curves.png)",
+      description:
+        "Output directory (checkpoint, log.json, log.csv, curves.png)",
       valueName: "DIR",
     },
     resume: {
@@ -133,7 +135,7 @@ export function optionsFromFlags(
     weightDecay: flags["weight-decay"] as number | undefined,
     schedule: flags.schedule as TrainClassifierOptions["schedule"],
     samples: flags.samples as number | undefined,
-    testSamples: flags["test-samples"] as number,
+    testSamples: flags["test-samples"] as number | undefined,
     width: flags.width as number | undefined,
     batchNorm: flags.bn as boolean | undefined,
     seed: flags.seed as number | undefined,
@@ -150,16 +152,32 @@ export function optionsFromFlags(
 if (import.meta.main) {
   const flags = parseCommandLine(CLI);
   const threads = flags.threads as number | undefined;
-  await initBackend({ threads });
+  // IMPASTO_WASM_DIR: an engine build other than build/ (tests, dev builds).
+  const wasmDir = Deno.env.get("IMPASTO_WASM_DIR");
+  await initBackend({
+    threads,
+    wasmBaseUrl: wasmDir
+      ? new URL(wasmDir.replace(/\/?$/, "/"), `file://${Deno.cwd()}/`)
+      : undefined,
+  });
   try {
-    const result = await trainClassifier(optionsFromFlags(flags));
+    let progress: Progress | null = null;
+    const result = await trainClassifier({
+      ...optionsFromFlags(flags),
+      onStep: (done, total, status) => {
+        progress ??= new Progress(total, { label: "train", everyPercent: 5 });
+        progress.tick(1, status);
+      },
+    });
     const last = result.history[result.history.length - 1];
     if (last) {
       console.log(
-        `Test accuracy ${(100 * last.testAccuracy).toFixed(2)}% after ${last.epoch} epochs; ` +
+        `Test accuracy ${
+          (100 * last.testAccuracy).toFixed(2)
+        }% after ${last.epoch} epochs; ` +
           `training ${last.trainImagesPerSecond.toFixed(0)} img/s, inference ${
             last.inferenceImagesPerSecond.toFixed(0)
-          } img/s (${getBackend().name ?? "wasm"}, ${
+          } img/s (${getBackend().name}, ${
             threads ?? navigator.hardwareConcurrency
           } threads)`,
       );

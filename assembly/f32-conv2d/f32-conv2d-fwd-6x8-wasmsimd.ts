@@ -54,9 +54,12 @@ export function f32_conv2d_pack_weights(
   }
 }
 
-/** Workspace bytes per thread for the forward and backward-data SIMD kernels. */
-export function f32_conv2d_workspace(): i32 {
-  return igemmWorkspace();
+/**
+ * Workspace bytes per thread for the forward and backward-data SIMD kernels
+ * with Mg output channels per group (forward: K/G; backward data: C/G).
+ */
+export function f32_conv2d_workspace(Mg: i32): i32 {
+  return igemmWorkspace(Mg);
 }
 
 /** Y = conv(X, W) + bias (bias 0 = none); wp from f32_conv2d_pack_weights (forward layout). */

@@ -106,8 +106,8 @@ export async function openState(
   const ok = await crypto.subtle.verify(
     "HMAC",
     key,
-    sealed.subarray(sealed.length - MAC_BYTES),
-    body,
+    sealed.slice(sealed.length - MAC_BYTES),
+    body.slice(),
   );
   if (!ok) {
     throw new StateError(

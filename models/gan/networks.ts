@@ -28,7 +28,12 @@ import {
   Linear,
 } from "../../runtime/nn/layers.ts";
 import { Module } from "../../runtime/nn/module.ts";
-import { leakyRelu, relu, sigmoid, tanh } from "../../runtime/ops/activation.ts";
+import {
+  leakyRelu,
+  relu,
+  sigmoid,
+  tanh,
+} from "../../runtime/ops/activation.ts";
 import { dropout } from "../../runtime/ops/dropout.ts";
 import { flatten, reshape } from "../../runtime/ops/shape.ts";
 import { Random } from "../../runtime/random.ts";
@@ -346,7 +351,9 @@ export function createGan(
   dropoutRng?: Random,
 ): { generator: Generator; discriminator: Discriminator } {
   if (!(Number.isInteger(shape.latent) && shape.latent >= 1)) {
-    throw new RangeError(`latent must be a positive integer, got ${shape.latent}`);
+    throw new RangeError(
+      `latent must be a positive integer, got ${shape.latent}`,
+    );
   }
   if (shape.model === "mlp") {
     return {

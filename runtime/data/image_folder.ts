@@ -19,7 +19,9 @@ export interface LoadImageFolderOptions {
 
 async function listDirectory(dir: string): Promise<string[]> {
   const deno = (globalThis as {
-    Deno?: { readDir(p: string): AsyncIterable<{ name: string; isFile: boolean }> };
+    Deno?: {
+      readDir(p: string): AsyncIterable<{ name: string; isFile: boolean }>;
+    };
   }).Deno;
   const names: string[] = [];
   try {

@@ -16,6 +16,11 @@ import {
   conv2dForward,
   conv2dOutputSize,
   type Conv2dShape,
+  type ConvAlgorithm,
+  type ConvGeometry,
+  runConvBackwardData,
+  runConvBackwardFilter,
+  runConvForward,
 } from "../../runtime/backends/wasm/conv2d.ts";
 import {
   convTranspose2dBackwardData,
@@ -184,6 +189,41 @@ const CASES: [string, Conv2dShape][] = [
       padBottom: 2,
       padLeft: 2,
       padRight: 2,
+    }),
+  ],
+  // Stride 2 with a 1x1 kernel: phases without taps (plain gather path).
+  [
+    "1x1 stride 2",
+    shape({
+      inChannels: 4,
+      outChannels: 5,
+      kernelH: 1,
+      kernelW: 1,
+      strideH: 2,
+      strideW: 2,
+      padTop: 0,
+      padBottom: 0,
+      padLeft: 0,
+      padRight: 0,
+    }),
+  ],
+  // Stride-phase backward data with channel/K blocking: DCGAN-like 5x5 s2.
+  [
+    "5x5 s2 p2, 40 channels, batch 3 (multi-image tiles)",
+    shape({
+      batch: 3,
+      inChannels: 40,
+      outChannels: 12,
+      inHeight: 14,
+      inWidth: 13,
+      kernelH: 5,
+      kernelW: 5,
+      strideH: 2,
+      strideW: 2,
+      padTop: 2,
+      padBottom: 2,
+      padLeft: 2,
+      padRight: 1,
     }),
   ],
   // k blocking (C*R*S = 297 > 256) and several pixel tiles (P = 22*21 > 128).
@@ -481,24 +521,214 @@ Deno.test("conv_transpose2d: SIMD and scalar match the scatter reference and fin
   }
 });
 
+// Winograd F(2x2, 3x3) (3x3, stride 1, dilation 1, one group): odd sizes
+// (partial 2x2 tiles, partial 8-tile panels), pads 0..2 and asymmetric,
+// channel counts off the 6-row panel and the 48-row / 256-channel blocks,
+// and more tiles along a row than one 32-tile work item.
+const WINOGRAD_CASES: [string, Conv2dShape][] = [
+  ["3x3 p1", shape({})],
+  [
+    "odd sizes, batch 2, pad 0",
+    shape({
+      batch: 2,
+      inChannels: 5,
+      inHeight: 9,
+      inWidth: 11,
+      outChannels: 7,
+      padTop: 0,
+      padBottom: 0,
+      padLeft: 0,
+      padRight: 0,
+    }),
+  ],
+  [
+    "asymmetric pads 2/0, 0/2",
+    shape({
+      inChannels: 6,
+      inHeight: 13,
+      inWidth: 6,
+      outChannels: 13,
+      padTop: 2,
+      padBottom: 0,
+      padLeft: 0,
+      padRight: 2,
+    }),
+  ],
+  [
+    "wide row (3 work items), 50 output channels",
+    shape({ inChannels: 3, inHeight: 5, inWidth: 150, outChannels: 50 }),
+  ],
+  [
+    "C 260 (two channel blocks)",
+    shape({ inChannels: 260, inHeight: 6, inWidth: 7, outChannels: 8 }),
+  ],
+  [
+    "1x1 image",
+    shape({ inChannels: 4, inHeight: 1, inWidth: 1, outChannels: 3 }),
+  ],
+];
+
+/** The geometry of a zero-pad shape. */
+function geom(s: Conv2dShape): ConvGeometry {
+  const { outHeight, outWidth } = conv2dOutputSize(s);
+  return {
+    N: s.batch,
+    C: s.inChannels,
+    H: s.inHeight,
+    W: s.inWidth,
+    K: s.outChannels,
+    R: s.kernelH,
+    S: s.kernelW,
+    OH: outHeight,
+    OW: outWidth,
+    sh: s.strideH,
+    sw: s.strideW,
+    pt: s.padTop,
+    pl: s.padLeft,
+    dh: s.dilationH,
+    dw: s.dilationW,
+    G: s.groups,
+  };
+}
+
+function runAlgo(
+  engine: Engine,
+  s: Conv2dShape,
+  algorithm: ConvAlgorithm,
+  x: Float32Array,
+  w: Float32Array,
+  b: Float32Array,
+  dy: Float32Array,
+  options?: LaunchOptions,
+): { y: Float32Array; dx: Float32Array; dw: Float32Array } {
+  const g = geom(s);
+  const px = engine.upload(x), pw = engine.upload(w), pb = engine.upload(b);
+  const pdy = engine.upload(dy);
+  const py = engine.allocF32(dy.length), pdx = engine.allocF32(x.length);
+  const pdw = engine.allocF32(w.length);
+  try {
+    runConvForward(engine, g, px, pw, pb, py, options, algorithm);
+    runConvBackwardData(engine, g, pdy, pw, 0, pdx, options, algorithm);
+    runConvBackwardFilter(engine, g, px, pdy, pdw, 0, options, algorithm);
+    return {
+      y: engine.download(py, dy.length),
+      dx: engine.download(pdx, x.length),
+      dw: engine.download(pdw, w.length),
+    };
+  } finally {
+    for (const p of [px, pw, pb, pdy, py, pdx, pdw]) engine.free(p);
+  }
+}
+
+Deno.test("conv2d winograd: SIMD and scalar match the f64 reference and the direct path; threads bit-identical", async () => {
+  const engine = await createTestEngine();
+  try {
+    let seed = 3000;
+    for (const [label, s] of WINOGRAD_CASES) {
+      const { x, w, b, dy } = data(s, seed += 10);
+      const y = conv2dForwardRef(s, x, w, b);
+      const dx = conv2dBackwardDataRef(s, dy, w);
+      const { dw } = conv2dBackwardFilterRef(s, x, dy);
+      const direct = runAlgo(engine, s, "direct", x, w, b, dy);
+      for (const impl of ["simd", "scalar"] as const) {
+        const l = `${label} [winograd ${impl}]`;
+        const r = runAlgo(engine, s, "winograd", x, w, b, dy, { impl });
+        assertClose(r.y, y, { ...TOL, label: `${l} forward` });
+        assertClose(r.dx, dx, { ...TOL, label: `${l} backward-data` });
+        assertClose(r.dw, dw, { ...TOL, label: `${l} backward-filter` });
+        assertClose(r.y, direct.y, { ...TOL, label: `${l} forward vs direct` });
+        assertClose(r.dw, direct.dw, {
+          ...TOL,
+          label: `${l} backward-filter vs direct`,
+        });
+        assertClose(r.dx, direct.dx, {
+          ...TOL,
+          label: `${l} backward-data vs direct`,
+        });
+        const one = runAlgo(engine, s, "winograd", x, w, b, dy, {
+          impl,
+          threads: 1,
+        });
+        const two = runAlgo(engine, s, "winograd", x, w, b, dy, {
+          impl,
+          threads: 2,
+        });
+        for (const k of ["y", "dx", "dw"] as const) {
+          assert.deepEqual(one[k], two[k], `${l} ${k}: 1 vs 2 threads`);
+        }
+      }
+    }
+    // Winograd gradients against central finite differences of the f64
+    // reference forward (L = sum(y * dy)).
+    const s = WINOGRAD_CASES[2][1];
+    const { x, w, b, dy } = data(s, 4000);
+    const r = runAlgo(engine, s, "winograd", x, w, b, dy);
+    const loss = (y: Float64Array) => {
+      let sum = 0;
+      for (let i = 0; i < y.length; i++) sum += y[i] * dy[i];
+      return sum;
+    };
+    const gx = finiteDifferences(
+      (xs) => loss(conv2dForwardRef(s, xs, w, b)),
+      x,
+      1e-2,
+    );
+    const gw = finiteDifferences(
+      (ws) => loss(conv2dForwardRef(s, x, ws, b)),
+      w,
+      1e-2,
+    );
+    assertClose(r.dx, gx, { ...FD_TOL, label: "winograd dx vs FD" });
+    assertClose(r.dw, gw, { ...FD_TOL, label: "winograd dw vs FD" });
+    const strided = CASES[2][1];
+    const d = data(strided, 1);
+    assert.throws(
+      () => runAlgo(engine, strided, "winograd", d.x, d.w, d.b, d.dy),
+      /winograd needs a 3x3 kernel/,
+    );
+  } finally {
+    engine.dispose();
+  }
+});
+
 Deno.test("conv2d: single-threaded plain-SIMD build agrees", async () => {
   const engine = await createTestEngine({ variant: "single-simd", threads: 1 });
   try {
-    const s = CASES[10][1];
-    const { x, w, b, dy } = data(s, 77);
-    const r = runConv(engine, s, x, w, b, dy);
-    assertClose(r.y, conv2dForwardRef(s, x, w, b), {
-      ...TOL,
-      label: "forward",
-    });
-    assertClose(r.dx, conv2dBackwardDataRef(s, dy, w), {
-      ...TOL,
-      label: "backward-data",
-    });
-    assertClose(r.dw, conv2dBackwardFilterRef(s, x, dy).dw, {
-      ...TOL,
-      label: "backward-filter",
-    });
+    // The big case (direct path), and Winograd / stride phases as well.
+    for (
+      const [label, s] of [
+        CASES[CASES.length - 1],
+        WINOGRAD_CASES[2],
+        CASES[CASES.length - 2],
+      ]
+    ) {
+      const { x, w, b, dy } = data(s, 77);
+      const r = runConv(engine, s, x, w, b, dy);
+      const l = `${label} [single-simd]`;
+      assertClose(r.y, conv2dForwardRef(s, x, w, b), {
+        ...TOL,
+        label: `${l} forward`,
+      });
+      assertClose(r.dx, conv2dBackwardDataRef(s, dy, w), {
+        ...TOL,
+        label: `${l} backward-data`,
+      });
+      assertClose(r.dw, conv2dBackwardFilterRef(s, x, dy).dw, {
+        ...TOL,
+        label: `${l} backward-filter`,
+      });
+      if (label === WINOGRAD_CASES[2][0]) {
+        const wr = runAlgo(engine, s, "winograd", x, w, b, dy);
+        assertClose(wr.y, conv2dForwardRef(s, x, w, b), {
+          ...TOL,
+          label: `${l} winograd forward`,
+        });
+        assertClose(wr.dx, conv2dBackwardDataRef(s, dy, w), {
+          ...TOL,
+          label: `${l} winograd backward-data`,
+        });
+      }
+    }
   } finally {
     engine.dispose();
   }

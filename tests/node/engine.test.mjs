@@ -2,7 +2,7 @@
 // worker_threads. Run by `deno task test:node` (node --test).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Engine } from "../../build/js/engine.js";
+import { Engine } from "../../build/js/mod.js";
 
 test("engine runs threaded under Node and matches single-threaded", async () => {
   const engine = await Engine.create({ threads: 2 });
