@@ -1,6 +1,7 @@
 // impasto runtime: the public API.
 // This module is browser compatible.
 import { type Backend, getBackend, hasBackend, setBackend } from "./backend.ts";
+import { type BackendChoice, selectBackend } from "./backend_select.ts";
 import type { EngineOptions } from "./engine/engine.ts";
 
 export { getBackend, setBackend } from "./backend.ts";
@@ -31,9 +32,21 @@ export {
 } from "./io/image.ts";
 export { readSafetensors, writeSafetensors } from "./io/safetensors.ts";
 
+export {
+  backendSummary,
+  hasHardwareWebGpu,
+  selectBackend,
+  webGpuUnavailableReason,
+} from "./backend_select.ts";
+
 export interface BackendOptions extends EngineOptions {
-  /** Which backend; only "wasm" today. */
-  backend?: "wasm";
+  /**
+   * "auto" (default) picks WebGPU on a hardware adapter, else the wasm
+   * engine; "webgpu" and "wasm" force one.
+   */
+  backend?: BackendChoice;
+  /** Where the one-line "backend: …" summary goes (default: nowhere). */
+  log?: (line: string) => void;
 }
 
 /**
@@ -44,9 +57,7 @@ export async function initBackend(
   options: BackendOptions = {},
 ): Promise<Backend> {
   if (hasBackend()) getBackend().dispose();
-  const { WasmBackend } = await import("./backends/wasm/backend.ts");
-  await import("./backends/wasm/register_all.ts");
-  const backend = await WasmBackend.create(options);
+  const { backend } = await selectBackend(options);
   setBackend(backend);
   return backend;
 }

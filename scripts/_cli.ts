@@ -323,3 +323,20 @@ export class Progress {
     return parts.join(" ");
   }
 }
+
+/** The --backend flag every script that computes takes. */
+export const BACKEND_FLAG: FlagSpec = {
+  type: "string",
+  description:
+    "Compute backend: auto picks WebGPU on a hardware GPU, else the wasm engine",
+  choices: ["auto", "webgpu", "wasm"],
+  default: "auto",
+};
+
+/**
+ * Prints the one line saying which backend runs. It goes to stdout with the
+ * rest of a script's report, so that stderr holds only errors.
+ */
+export function logBackend(line: string): void {
+  console.log(line);
+}

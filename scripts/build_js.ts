@@ -37,6 +37,7 @@ const BUNDLES: Bundle[] = [
     entries: {
       mod: "runtime/mod.ts",
       worker: "runtime/engine/worker.ts",
+      gpu_worker: "runtime/backends/webgpu/gpu_worker.ts",
       image: "runtime/io/image.ts",
       optim: "runtime/optim/mod.ts",
       weights: "models/weights.ts",
@@ -53,6 +54,7 @@ const BUNDLES: Bundle[] = [
       app: "web/app.ts",
       stylize_worker: "web/stylize_worker.ts",
       worker: "runtime/engine/worker.ts",
+      gpu_worker: "runtime/backends/webgpu/gpu_worker.ts",
     },
     packages: "bundle",
     codeSplitting: true,

@@ -15,7 +15,13 @@ import { type LoadedModel, loadModel } from "../models/load.ts";
 import { resolveWeights } from "../models/weight_cache.ts";
 import { findWeightEntry } from "../models/weight_registry.ts";
 import { MODEL_NAMES, type ModelName } from "../models/weight_names.ts";
-import { CliError, type CliSpec, parseCommandLine } from "./_cli.ts";
+import {
+  BACKEND_FLAG,
+  CliError,
+  type CliSpec,
+  logBackend,
+  parseCommandLine,
+} from "./_cli.ts";
 
 export const CLI: CliSpec = {
   name: "deno task classify IMAGE…",
@@ -42,6 +48,7 @@ export const CLI: CliSpec = {
       description: "Classes to show per image",
     },
     json: { type: "boolean", description: "Print JSON instead of text" },
+    backend: BACKEND_FLAG,
     threads: {
       type: "integer",
       min: 1,
@@ -176,7 +183,12 @@ if (import.meta.main) {
   // Cached weights know their model: `--weights alexnet` needs no --model.
   const model = (flags.model as ModelName | undefined) ??
     findWeightEntry(weightsArg.replace(/-to-[\w]+$/, ""))?.model ?? "vgg19";
-  await initBackend({ threads: flags.threads as number | undefined });
+  await initBackend({
+    backend: flags.backend as "auto" | "webgpu" | "wasm",
+    // --json keeps stdout pure JSON.
+    log: flags.json ? undefined : logBackend,
+    threads: flags.threads as number | undefined,
+  });
   try {
     const report = await runClassify({
       images,

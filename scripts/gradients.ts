@@ -39,7 +39,13 @@ import { Random } from "../runtime/random.ts";
 import { runKernel } from "../runtime/kernel_registry.ts";
 import { type Tensor, tensor, tidy } from "../runtime/tensor.ts";
 import { currentPlatform } from "../runtime/platform/mod.ts";
-import { type CliSpec, parseCommandLine, Progress } from "./_cli.ts";
+import {
+  BACKEND_FLAG,
+  type CliSpec,
+  logBackend,
+  parseCommandLine,
+  Progress,
+} from "./_cli.ts";
 
 /** One training configuration. */
 export interface RunConfig {
@@ -498,6 +504,7 @@ export const CLI: CliSpec = {
       default: DEFAULTS.seed,
       description: "Seed of the weight init",
     },
+    backend: BACKEND_FLAG,
     threads: {
       type: "integer",
       min: 1,
@@ -520,7 +527,11 @@ export const CLI: CliSpec = {
 
 if (import.meta.main) {
   const flags = parseCommandLine(CLI);
-  await initBackend({ threads: flags.threads as number | undefined });
+  await initBackend({
+    backend: flags.backend as "auto" | "webgpu" | "wasm",
+    log: logBackend,
+    threads: flags.threads as number | undefined,
+  });
   try {
     await runGradients({
       out: flags.out as string,

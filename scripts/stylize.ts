@@ -24,8 +24,10 @@ import {
   type StylizeProgress,
 } from "../models/style/mod.ts";
 import {
+  BACKEND_FLAG,
   type CliSpec,
   formatDuration,
+  logBackend,
   parseCommandLine,
   Progress,
   stdoutIsTerminal,
@@ -196,6 +198,7 @@ export const SPEC: CliSpec = {
         "Weights file or cache name (default: cache, then ../shared test weights)",
       valueName: "FILE",
     },
+    backend: BACKEND_FLAG,
     threads: {
       type: "integer",
       description: "Engine threads (default: all cores)",
@@ -301,7 +304,11 @@ async function main(): Promise<void> {
   if (stylePaths.length === 0) fail("--style needs at least one file", 2);
   const out = get("out") as string;
   const platform = await currentPlatform();
-  await initBackend({ threads: get("threads") as number | undefined });
+  await initBackend({
+    backend: get("backend") as "auto" | "webgpu" | "wasm",
+    log: logBackend,
+    threads: get("threads") as number | undefined,
+  });
 
   const content = await readImage(contentPath, "content image");
   const styles = [];

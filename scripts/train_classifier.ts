@@ -10,7 +10,13 @@ import {
   trainClassifier,
   type TrainClassifierOptions,
 } from "../models/train_classifier.ts";
-import { type CliSpec, parseCommandLine, Progress } from "./_cli.ts";
+import {
+  BACKEND_FLAG,
+  type CliSpec,
+  logBackend,
+  parseCommandLine,
+  Progress,
+} from "./_cli.ts";
 
 export const CLI: CliSpec = {
   name: "deno task train-classifier",
@@ -88,6 +94,7 @@ export const CLI: CliSpec = {
       description:
         `Seed of the init, shuffling and dropout (default: ${TRAIN_DEFAULTS.seed})`,
     },
+    backend: BACKEND_FLAG,
     threads: {
       type: "integer",
       min: 1,
@@ -155,6 +162,8 @@ if (import.meta.main) {
   // IMPASTO_WASM_DIR: an engine build other than build/ (tests, dev builds).
   const wasmDir = Deno.env.get("IMPASTO_WASM_DIR");
   await initBackend({
+    backend: flags.backend as "auto" | "webgpu" | "wasm",
+    log: logBackend,
     threads,
     wasmBaseUrl: wasmDir
       ? new URL(wasmDir.replace(/\/?$/, "/"), `file://${Deno.cwd()}/`)

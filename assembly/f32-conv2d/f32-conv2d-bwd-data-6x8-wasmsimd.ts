@@ -38,19 +38,26 @@ export function f32_conv2d_bwd_data__wasmsimd(
 // f32_conv2d_phase_scatter.
 
 /**
- * Sub-kernel of phase (rho_h, rho_w): dst[k][c][m][n] = w[k][c][rho_h + m*sh][rho_w + n*sw]
- * for m < Rp = ceil((R - rho_h)/sh), n < Sp. w is K x Cg x R x S. Threads
- * split the K*Cg filters. A layout helper (plain loads and stores).
+ * Sub-kernel of phase (rho_h, rho_w): the taps W[.][.][rho_h + m*sh][rho_w + n*sw]
+ * for m < Rp = ceil((R - rho_h)/sh), n < Sp, of W (K x Cg x R x S, G groups).
+ * transposed = 0 keeps the layout: dst[k][c][m][n] (K x Cg x Rp x Sp, for
+ * f32_conv2d_pack_weights' backward-data layout); 1 writes each group's
+ * transpose dst[g*Cg + c][k - g*Kg][m][n] (C x Kg x Rp x Sp: a forward conv's
+ * KCRS weights, for f32_conv2d_fwd_rows__wasmsimd). Threads split the K*Cg
+ * filters. A layout helper (plain loads and stores).
  */
 export function f32_conv2d_phase_weights(
-  w: usize, dst: usize, KC: i32, R: i32, S: i32, rh: i32, rw: i32, sh: i32, sw: i32,
-  tid: i32, nthreads: i32,
+  w: usize, dst: usize, K: i32, Cg: i32, G: i32, R: i32, S: i32, rh: i32, rw: i32,
+  sh: i32, sw: i32, transposed: i32, tid: i32, nthreads: i32,
 ): void {
   const Rp = (R - rh + sh - 1) / sh, Sp = (S - rw + sw - 1) / sw;
-  const f0 = shareStart(KC, tid, nthreads), f1 = shareEnd(KC, tid, nthreads);
+  const Kg = K / G;
+  const f0 = shareStart(K * Cg, tid, nthreads), f1 = shareEnd(K * Cg, tid, nthreads);
   for (let f = f0; f < f1; f++) {
+    const k = f / Cg, c = f - k * Cg, g = k / Kg;
+    const d = transposed != 0 ? (g * Cg + c) * Kg + (k - g * Kg) : f;
     const src = w + ((<usize>f * <usize>(R * S)) << 2);
-    const out = dst + ((<usize>f * <usize>(Rp * Sp)) << 2);
+    const out = dst + ((<usize>d * <usize>(Rp * Sp)) << 2);
     for (let m = 0; m < Rp; m++) {
       for (let n = 0; n < Sp; n++) {
         store<f32>(

@@ -27,9 +27,8 @@ import { shareStart, shareEnd } from "../common/partition";
 import { madd, hsum } from "../common/simd";
 import { NR } from "../f32-gemm/f32-gemm-6x8-ukernel-wasmsimd";
 import {
-  ROWBUF, columnTransform, patchRowsFast, patchRowsGather,
+  ROWBUF, XI_GAP, columnTransform, patchRowsFast, patchRowsGather,
 } from "./f32-conv2d-winograd-transforms-wasmsimd";
-import { XI_GAP } from "./f32-conv2d-winograd-6x8-wasmsimd";
 
 /** Tiles per block: a dM or V row is 1 KiB. */
 const TB: i32 = 256;
@@ -199,7 +198,7 @@ export function f32_conv2d_winograd_bwd_filter__wasmsimd(
   const ubuf = mbuf + (<usize>(16 * (K * TB + XI_GAP)) << 2);
   const rows = ubuf + (<usize>(16 * (K * Cs + XI_GAP)) << 2);
   const rowbuf = rows + 512;
-  // Slabs XI_GAP floats apart: see the forward kernel.
+  // Slabs XI_GAP floats apart (see its definition).
   const vXi = <usize>(Cn * TB + XI_GAP), mXi = <usize>(K * TB + XI_GAP), uXi = <usize>(K * Cn + XI_GAP);
   for (let e: usize = 0; e < 16 * uXi; e++) store<f32>(ubuf + (e << 2), 0);
   const TH = (OH + 1) >> 1, TW = (OW + 1) >> 1;

@@ -34,7 +34,7 @@
 import { shareStart, shareEnd } from "../common/partition";
 import { MR, NR, ukernel6x8 } from "../f32-gemm/f32-gemm-6x8-ukernel-wasmsimd";
 import {
-  ROWBUF, columnTransform, patchRowsFast, patchRowsGather,
+  ROWBUF, XI_GAP, columnTransform, patchRowsFast, patchRowsGather,
 } from "./f32-conv2d-winograd-transforms-wasmsimd";
 
 /**
@@ -67,14 +67,6 @@ const HALF: f32 = 0.5;
 function kPad(K: i32): i32 {
   return (K + MR - 1) / MR * MR;
 }
-
-/**
- * Floats added between consecutive xi slabs of U, V and M (one cache line):
- * the transforms touch all 16 slabs at once, and slabs a multiple of 4 KiB
- * apart would all map to the same L1 set (8 ways for 16 streams). Measured:
- * the 512 x 512 weight transform went from 35 ms to 2.4 ms.
- */
-export const XI_GAP: i32 = 16;
 
 /** Floats between the 16 xi slabs of U. */
 // @ts-ignore: decorator

@@ -362,6 +362,14 @@ export function runConvForward(
     engine.run("f32_conv2d_fwd__scalar", [x, w, bias, y, ...args, 0], threads);
     return;
   }
+  if (g.sh === 1 && g.sw === 1 && g.K / g.G <= ROWS_MAX_OUTPUTS) {
+    engine.run(
+      "f32_conv2d_fwd_rows__wasmsimd",
+      [x, w, bias, y, ...args, 0],
+      threads,
+    );
+    return;
+  }
   withPackedWeights(engine, g, w, false, threads, (wp) =>
     withWorkspace(
       engine,
@@ -384,6 +392,13 @@ function phasesApply(g: ConvGeometry): boolean {
   return (g.sh > 1 || g.sw > 1) && g.dh === 1 && g.dw === 1 &&
     g.R >= g.sh && g.S >= g.sw;
 }
+
+/**
+ * Stride-1 convs with at most this many output channels per group run the
+ * row-direct kernel (f32_conv2d_fwd_rows__wasmsimd) instead of the implicit
+ * GEMM, whose 6-row micro-kernel would be mostly idle.
+ */
+const ROWS_MAX_OUTPUTS = 3;
 
 const mod = (a: number, m: number) => ((a % m) + m) % m;
 
@@ -432,32 +447,41 @@ function runPhases(
         dw: -1,
         G: g.G,
       };
+      const rows = Cg <= ROWS_MAX_OUTPUTS;
       withTemp(engine, g.K * Cg * Rp * Sp, (wSub) => {
         engine.run(
           "f32_conv2d_phase_weights",
-          [w, wSub, g.K * Cg, g.R, g.S, rh, rw, g.sh, g.sw],
+          [w, wSub, g.K, Cg, g.G, g.R, g.S, rh, rw, g.sh, g.sw, rows ? 1 : 0],
           threads,
         );
         withTemp(engine, g.N * g.C * Hp * Wp, (out) => {
-          withPackedWeights(
-            engine,
-            { ...g, R: Rp, S: Sp },
-            wSub,
-            true,
-            threads,
-            (wp) =>
-              withWorkspace(
-                engine,
-                engine.call("f32_conv2d_workspace", Cg),
-                threads,
-                (ws) =>
-                  engine.run(
-                    "f32_conv2d_fwd__wasmsimd",
-                    [dy, wp, bias, out, ...geometryArgs(sub), ws],
-                    threads,
-                  ),
-              ),
-          );
+          if (rows) {
+            engine.run(
+              "f32_conv2d_fwd_rows__wasmsimd",
+              [dy, wSub, bias, out, ...geometryArgs(sub), 0],
+              threads,
+            );
+          } else {
+            withPackedWeights(
+              engine,
+              { ...g, R: Rp, S: Sp },
+              wSub,
+              true,
+              threads,
+              (wp) =>
+                withWorkspace(
+                  engine,
+                  engine.call("f32_conv2d_workspace", Cg),
+                  threads,
+                  (ws) =>
+                    engine.run(
+                      "f32_conv2d_fwd__wasmsimd",
+                      [dy, wp, bias, out, ...geometryArgs(sub), ws],
+                      threads,
+                    ),
+                ),
+            );
+          }
           engine.run(
             "f32_conv2d_phase_scatter",
             [out, dx, g.N * g.C, g.H, g.W, Hp, Wp, ih0, iw0, g.sh, g.sw],
