@@ -442,11 +442,11 @@ export function trainingFigure(history: GanHistory): PlotSpec[] {
     const q = history.quality;
     const qx = q.map((r) => r.iteration);
     panels.push({
-      title: "Fréchet distance (classifier features)",
+      title: "Frechet distance (classifier features)",
       xLabel: "iteration",
       yLabel: "distance",
       logY: true,
-      series: [{ name: "Fréchet", x: qx, y: q.map((r) => r.frechet) }],
+      series: [{ name: "Frechet", x: qx, y: q.map((r) => r.frechet) }],
     });
     panels.push({
       title: "sample quality",
