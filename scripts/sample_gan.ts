@@ -14,7 +14,12 @@ import {
   generatorFromCheckpoint,
   toUnitRange,
 } from "../models/gan/trainer.ts";
-import { type CliSpec, parseCommandLine } from "./_cli.ts";
+import {
+  BACKEND_FLAG,
+  type CliSpec,
+  logBackend,
+  parseCommandLine,
+} from "./_cli.ts";
 
 export const CLI: CliSpec = {
   name: "deno task sample-gan",
@@ -64,6 +69,7 @@ export const CLI: CliSpec = {
       description: "Output image (PNG, or JPEG by extension)",
       valueName: "FILE",
     },
+    backend: BACKEND_FLAG,
     threads: { type: "integer", min: 1, description: "Compute threads" },
   },
   epilog: "Examples:\n" +
@@ -118,7 +124,11 @@ export async function sampleGan(o: {
 
 if (import.meta.main) {
   const flags = parseCommandLine(CLI);
-  await initBackend({ threads: flags.threads as number | undefined });
+  await initBackend({
+    backend: flags.backend as "auto" | "webgpu" | "wasm",
+    log: logBackend,
+    threads: flags.threads as number | undefined,
+  });
   try {
     const n = await sampleGan({
       checkpoint: flags.checkpoint as string,

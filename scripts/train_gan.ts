@@ -16,8 +16,10 @@ import {
 } from "../models/gan/train.ts";
 import type { GanConfig } from "../models/gan/trainer.ts";
 import {
+  BACKEND_FLAG,
   type CliSpec,
   type FlagValue,
+  logBackend,
   parseCommandLine,
   Progress,
 } from "./_cli.ts";
@@ -150,6 +152,7 @@ export const CLI: CliSpec = {
         "Instead of training: N iterations with each generator loss, plot G's gradient norms",
       valueName: "N",
     },
+    backend: BACKEND_FLAG,
     threads: {
       type: "integer",
       min: 1,
@@ -277,7 +280,11 @@ async function main(): Promise<void> {
 
 if (import.meta.main) {
   const flags = parseCommandLine(CLI);
-  await initBackend({ threads: flags.threads as number | undefined });
+  await initBackend({
+    backend: flags.backend as "auto" | "webgpu" | "wasm",
+    log: logBackend,
+    threads: flags.threads as number | undefined,
+  });
   try {
     await main();
   } catch (e) {
