@@ -19,14 +19,31 @@ const ROOT = new URL("../../", import.meta.url).pathname;
  * that does not pass signals on: killing it leaves workerd running.
  */
 export function workerdBinary(): string | null {
-  for (
-    const p of [
-      "node_modules/@cloudflare/workerd-linux-64/bin/workerd",
-      "node_modules/@cloudflare/workerd-linux-arm64/bin/workerd",
-      "node_modules/@cloudflare/workerd-darwin-64/bin/workerd",
-      "node_modules/@cloudflare/workerd-darwin-arm64/bin/workerd",
-    ]
-  ) {
+  const platforms = [
+    "linux-64",
+    "linux-arm64",
+    "darwin-64",
+    "darwin-arm64",
+  ];
+  const candidates = platforms.map((p) =>
+    `node_modules/@cloudflare/workerd-${p}/bin/workerd`
+  );
+  // Deno's own node_modules layout ("nodeModulesDir": "auto") keeps
+  // packages under node_modules/.deno/<name>@<version>/ and hoists only
+  // direct dependencies.
+  try {
+    for (const entry of Deno.readDirSync(resolve(ROOT, "node_modules/.deno"))) {
+      const m = entry.name.match(/^@cloudflare\+workerd-([a-z0-9-]+)@/);
+      if (m) {
+        candidates.push(
+          `node_modules/.deno/${entry.name}/node_modules/@cloudflare/workerd-${
+            m[1]
+          }/bin/workerd`,
+        );
+      }
+    }
+  } catch { /* no Deno layout */ }
+  for (const p of candidates) {
     const path = resolve(ROOT, p);
     try {
       Deno.statSync(path);

@@ -22,6 +22,11 @@ const FORCED = engineVariant();
 
 const ROOT = new URL("../../", import.meta.url);
 const WORKERD = workerdBinary();
+if (WORKERD === null) {
+  console.log(
+    "workerd test skipped: no workerd binary under node_modules (npm package workerd)",
+  );
+}
 const CONTENT = await Deno.readFile(new URL("assets/images/chelsea.png", ROOT));
 const STYLE = await Deno.readFile(
   new URL("assets/images/starry_night.jpg", ROOT),

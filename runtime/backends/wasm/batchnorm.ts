@@ -6,25 +6,8 @@
 // not depend on the thread count. Bad values throw a one-line RangeError.
 // This module is browser compatible.
 import type { Engine } from "../../engine/engine.ts";
+import { checkInt, checkPtr } from "./_check.ts";
 import { kernelName, type LaunchOptions, threadsFor } from "./_launch.ts";
-
-function checkInt(fn: string, name: string, v: number, min: number): void {
-  if (!Number.isInteger(v) || v < min) {
-    throw new RangeError(
-      `${fn}: ${name} must be an integer >= ${min}, got ${v}`,
-    );
-  }
-}
-
-function checkPtr(fn: string, name: string, p: number, optional = false): void {
-  if (!Number.isInteger(p) || p < 0 || p % 4 !== 0 || (p === 0 && !optional)) {
-    throw new RangeError(
-      `${fn}: ${name} must be a ${
-        optional ? "" : "non-zero "
-      }byte address (multiple of 4), got ${p}`,
-    );
-  }
-}
 
 function checkDims(
   fn: string,

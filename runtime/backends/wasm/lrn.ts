@@ -5,6 +5,7 @@
 // Bad values throw a one-line RangeError naming them.
 // This module is browser compatible.
 import type { Engine } from "../../engine/engine.ts";
+import { checkInt, checkPtr } from "./_check.ts";
 import { kernelName, type LaunchOptions, threadsFor } from "./_launch.ts";
 
 /**
@@ -17,22 +18,6 @@ export interface LrnParams {
   alpha: number;
   beta: number;
   bias: number;
-}
-
-function checkInt(fn: string, name: string, v: number, min: number): void {
-  if (!Number.isInteger(v) || v < min) {
-    throw new RangeError(
-      `${fn}: ${name} must be an integer >= ${min}, got ${v}`,
-    );
-  }
-}
-
-function checkPtr(fn: string, name: string, p: number): void {
-  if (!Number.isInteger(p) || p <= 0 || p % 4 !== 0) {
-    throw new RangeError(
-      `${fn}: ${name} must be a non-zero byte address (multiple of 4), got ${p}`,
-    );
-  }
 }
 
 function checkArgs(

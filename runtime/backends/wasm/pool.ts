@@ -5,6 +5,7 @@
 // here and a bad value throws a one-line RangeError naming it.
 // This module is browser compatible.
 import type { Engine } from "../../engine/engine.ts";
+import { checkInt, checkPtr } from "./_check.ts";
 import { kernelName, type LaunchOptions, threadsFor } from "./_launch.ts";
 
 /** A pooling layer applied to a batch × channels × inHeight × inWidth tensor. */
@@ -27,30 +28,6 @@ export interface Pool2dShape {
    * top/left padding (PyTorch's rule).
    */
   ceilMode: boolean;
-}
-
-function checkInt(fn: string, name: string, v: number, min: number): void {
-  if (!Number.isInteger(v) || v < min) {
-    throw new RangeError(
-      `${fn}: ${name} must be an integer >= ${min}, got ${v}`,
-    );
-  }
-}
-
-/** Byte address of an f32/i32 buffer: a multiple of 4; 0 only if optional. */
-function checkPtr(
-  fn: string,
-  name: string,
-  p: number,
-  optional = false,
-): void {
-  if (!Number.isInteger(p) || p < 0 || p % 4 !== 0 || (p === 0 && !optional)) {
-    throw new RangeError(
-      `${fn}: ${name} must be a ${
-        optional ? "" : "non-zero "
-      }byte address (multiple of 4), got ${p}`,
-    );
-  }
 }
 
 function outSize(
