@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { type Backend, setBackend } from "../runtime/backend.ts";
 import { selectBackend } from "../runtime/backend_select.ts";
 import type { WebGpuBackend } from "../runtime/backends/webgpu/backend.ts";
+import { gemmTuning } from "../runtime/backends/webgpu/gemm.ts";
 import { runKernel } from "../runtime/kernel_registry.ts";
 import type { Conv2dAttrs } from "../runtime/kernel_names.ts";
 import { Random } from "../runtime/random.ts";
@@ -23,10 +24,15 @@ const HELP = `deno task bench:backends [options]
   --wasm-sizes LIST  style sizes on wasm (default: --sizes)
   --conv-scale N     divide the VGG conv resolutions by N (default 1)
   --iterations N     timed iterations (default 5; wasm style: --wasm-iterations)
+  --conv-iterations N  timed iterations per convolution (default 10×
+                     --iterations, so one read's latency does not dominate)
   --wasm-iterations N  timed style iterations on wasm (default 2)
   --warmup N         untimed iterations first (default 1)
   --batch N          DCGAN batch (default 64)
   --threads N        wasm threads (default: all cores)
+  --gemm-min-tiles N WebGPU GEMM: use a 128-wide tile only when it gives
+                     at least N workgroups (default 264; 0: always,
+                     1e9: never, i.e. 64×64 tiles everywhere)
   --json FILE        write the results as JSON`;
 
 interface Result {
@@ -84,11 +90,13 @@ async function main(): Promise<void> {
       "wasm-sizes": { type: "string" },
       "conv-scale": { type: "string", default: "1" },
       iterations: { type: "string", default: "5" },
+      "conv-iterations": { type: "string" },
       "wasm-iterations": { type: "string", default: "2" },
       warmup: { type: "string", default: "1" },
       batch: { type: "string", default: "64" },
       threads: { type: "string" },
       json: { type: "string" },
+      "gemm-min-tiles": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -103,9 +111,15 @@ async function main(): Promise<void> {
     ? list(values["wasm-sizes"]).map(Number)
     : sizes;
   const iterations = Number(values.iterations);
+  const convIterations = values["conv-iterations"] !== undefined
+    ? Number(values["conv-iterations"])
+    : 10 * iterations;
   const wasmIterations = Number(values["wasm-iterations"]);
   const warmup = Number(values.warmup);
   const convScale = Number(values["conv-scale"]);
+  if (values["gemm-min-tiles"] !== undefined) {
+    gemmTuning.minTiles = Number(values["gemm-min-tiles"]);
+  }
   const platform = await currentPlatform();
   const threads = values.threads
     ? Number(values.threads)
@@ -168,15 +182,15 @@ async function main(): Promise<void> {
         const flop = 2 * c * k * 9 * hw * hw;
         const label = `conv3x3 ${c}->${k} ${hw}px`;
         const a = attrs();
-        run(`${label} forward`, iterations, () =>
+        run(`${label} forward`, convIterations, () =>
           tidy(() => {
             runKernel("Conv2D", x, w, null, a);
           }), flop);
-        run(`${label} backprop input`, iterations, () =>
+        run(`${label} backprop input`, convIterations, () =>
           tidy(() => {
             runKernel("Conv2DBackpropInput", dy, w, x.shape, a);
           }), flop);
-        run(`${label} backprop filter`, iterations, () =>
+        run(`${label} backprop filter`, convIterations, () =>
           tidy(() => {
             runKernel("Conv2DBackpropFilter", x, dy, w.shape, false, a);
           }), flop);
@@ -247,7 +261,24 @@ async function main(): Promise<void> {
       }
     }
     if (b.name === "webgpu") {
-      const s = (b as WebGpuBackend).readStats;
+      const gb = b as WebGpuBackend;
+      // One read's round trip on an idle GPU (nothing queued before it).
+      gb.sync();
+      const s0 = { ...gb.readStats };
+      const t0 = performance.now();
+      for (let i = 0; i < 10; i++) gb.sync();
+      const idle = (performance.now() - t0) / 10;
+      gb.readStats.count = s0.count;
+      gb.readStats.ms = s0.ms;
+      record({
+        backend: b.name,
+        device,
+        workload: "read round trip, idle GPU",
+        ms: idle,
+        iterations: 10,
+      });
+      const s = gb.readStats;
+      console.log(`webgpu reads answered from piggybacked copies: ${s.cached}`);
       console.log(
         `webgpu reads: ${s.count}, mean blocking time ${
           (s.ms / Math.max(1, s.count)).toFixed(3)

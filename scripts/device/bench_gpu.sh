@@ -5,8 +5,11 @@
 #   build/device/vulkan/   libvulkan1 (+ libglvnd0, libegl1) unpacked with dpkg -x
 #   build/impasto-*.wasm   the engine
 # Writes everything under $OUT (default /tmp/bench_gpu_out).
-# Budget: about 5 minutes; each step has its own timeout so that partial
-# results survive.
+# Each step has its own timeout so that partial results survive.
+#   WASM=0             skip the wasm (CPU) benchmark
+#   GEMM_SWEEP="1e9 0" also run the WebGPU conv and style benchmarks with
+#                      these --gemm-min-tiles values (1e9: 64×64 tiles only,
+#                      the old tile; 0: the biggest tile always)
 set -u
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/bench_gpu_out}
@@ -34,8 +37,19 @@ timeout ${GPU_TIMEOUT:-90} "${RUN[@]}" scripts/bench_backends.ts --backends webg
 echo "exit $?" >> "$OUT/webgpu.txt"
 cat "$OUT/webgpu.txt"
 
-timeout ${WASM_TIMEOUT:-150} "${RUN[@]}" scripts/bench_backends.ts --backends wasm \
-  --sizes 512,1024 --iterations 3 --wasm-iterations 1 --warmup 1 \
-  --json "$OUT/wasm.json" > "$OUT/wasm.txt" 2>&1
-echo "exit $?" >> "$OUT/wasm.txt"
-cat "$OUT/wasm.txt"
+for t in ${GEMM_SWEEP:-}; do
+  timeout ${SWEEP_TIMEOUT:-40} "${RUN[@]}" scripts/bench_backends.ts --backends webgpu \
+    --workloads conv,style --sizes 512 --iterations 3 --warmup 1 \
+    --gemm-min-tiles "$t" --json "$OUT/webgpu_tiles_$t.json" \
+    > "$OUT/webgpu_tiles_$t.txt" 2>&1
+  echo "exit $?" >> "$OUT/webgpu_tiles_$t.txt"
+  echo "--- --gemm-min-tiles $t"; cat "$OUT/webgpu_tiles_$t.txt"
+done
+
+if [ "${WASM:-1}" != 0 ]; then
+  timeout ${WASM_TIMEOUT:-150} "${RUN[@]}" scripts/bench_backends.ts --backends wasm \
+    --sizes 512,1024 --iterations 3 --wasm-iterations 1 --warmup 1 \
+    --json "$OUT/wasm.json" > "$OUT/wasm.txt" 2>&1
+  echo "exit $?" >> "$OUT/wasm.txt"
+  cat "$OUT/wasm.txt"
+fi

@@ -19,6 +19,8 @@ import { type Tensor, tensor } from "../../runtime/tensor.ts";
 import * as ops from "../../runtime/ops/mod.ts";
 import { grad } from "../../runtime/grad.ts";
 import { noGrad } from "../../runtime/autograd.ts";
+import { gemmTuning } from "../../runtime/backends/webgpu/gemm.ts";
+import type { WebGpuBackend } from "../../runtime/backends/webgpu/backend.ts";
 import {
   assertClose,
   createPair,
@@ -217,6 +219,44 @@ function convAttrs(over: Partial<Conv2dAttrs> = {}): Conv2dAttrs {
   };
 }
 
+/** Conv2D forward, input and filter gradients on both backends. */
+function checkConv(cases: [number[], number[], Partial<Conv2dAttrs>][]) {
+  for (const [xs, ws, over] of cases) {
+    const a = convAttrs(over);
+    const x = randomArray(rng, xs.reduce((p, d) => p * d));
+    const w = randomArray(rng, ws.reduce((p, d) => p * d));
+    const b = randomArray(rng, ws[0]);
+    const name = `conv x[${xs}] w[${ws}] ${JSON.stringify(over)}`;
+    check(`${name} forward`, () => [
+      runKernel("Conv2D", t(x, xs), t(w, ws), t(b, [ws[0]]), a).data(),
+    ]);
+    const ys = onBoth(pair, () =>
+      scoped(() =>
+        runKernel("Conv2D", t(x, xs), t(w, ws), null, a).shape
+      ))[0];
+    const dy = randomArray(
+      rng,
+      ys.reduce((p: number, d: number) =>
+        p * d, 1),
+    );
+    check(`${name} backprop input`, () => [
+      runKernel("Conv2DBackpropInput", t(dy, [...ys]), t(w, ws), xs, a)
+        .data(),
+    ]);
+    check(`${name} backprop filter`, () => {
+      const r = runKernel(
+        "Conv2DBackpropFilter",
+        t(x, xs),
+        t(dy, [...ys]),
+        ws,
+        true,
+        a,
+      );
+      return [r.dw.data(), r.db!.data()];
+    });
+  }
+}
+
 Deno.test({
   name: "webgpu: Conv2D and its gradients (strides, groups, dilation, reflect)",
   ignore,
@@ -248,40 +288,7 @@ Deno.test({
         padRight: 0,
       }],
     ];
-    for (const [xs, ws, over] of cases) {
-      const a = convAttrs(over);
-      const x = randomArray(rng, xs.reduce((p, d) => p * d));
-      const w = randomArray(rng, ws.reduce((p, d) => p * d));
-      const b = randomArray(rng, ws[0]);
-      const name = `conv x[${xs}] w[${ws}] ${JSON.stringify(over)}`;
-      check(`${name} forward`, () => [
-        runKernel("Conv2D", t(x, xs), t(w, ws), t(b, [ws[0]]), a).data(),
-      ]);
-      const ys = onBoth(pair, () =>
-        scoped(() =>
-          runKernel("Conv2D", t(x, xs), t(w, ws), null, a).shape
-        ))[0];
-      const dy = randomArray(
-        rng,
-        ys.reduce((p: number, d: number) =>
-          p * d, 1),
-      );
-      check(`${name} backprop input`, () => [
-        runKernel("Conv2DBackpropInput", t(dy, [...ys]), t(w, ws), xs, a)
-          .data(),
-      ]);
-      check(`${name} backprop filter`, () => {
-        const r = runKernel(
-          "Conv2DBackpropFilter",
-          t(x, xs),
-          t(dy, [...ys]),
-          ws,
-          true,
-          a,
-        );
-        return [r.dw.data(), r.db!.data()];
-      });
-    }
+    checkConv(cases);
   },
 });
 
@@ -353,6 +360,75 @@ Deno.test({
         );
         return [r.dw.data(), r.db!.data()];
       });
+    }
+  },
+});
+
+Deno.test({
+  name: "webgpu: GEMM and convolutions with the 128-wide tiles forced",
+  ignore,
+  fn() {
+    // The bench shapes pick 128×128, 64×128 and 128×64 tiles; these small
+    // shapes would pick 64×64 unless the tile threshold is lifted.
+    const saved = gemmTuning.minTiles;
+    gemmTuning.minTiles = 0;
+    try {
+      for (const [m, n, k] of [[130, 200, 37], [70, 300, 129], [300, 66, 17]]) {
+        for (const ta of [false, true]) {
+          for (const tb of [false, true]) {
+            const a = randomArray(rng, m * k), b = randomArray(rng, k * n);
+            check(`MatMul ${m}x${n}x${k} ${ta} ${tb} (big tiles)`, () => [
+              runKernel(
+                "MatMul",
+                t(a, ta ? [k, m] : [m, k]),
+                t(b, tb ? [n, k] : [k, n]),
+                ta,
+                tb,
+              ).data(),
+            ]);
+          }
+        }
+      }
+      checkConv([
+        [[1, 5, 13, 11], [70, 5, 3, 3], {}],
+        [[2, 6, 12, 13], [130, 3, 3, 3], { groups: 2, padMode: "reflect" }],
+      ]);
+    } finally {
+      gemmTuning.minTiles = saved;
+    }
+  },
+});
+
+Deno.test({
+  name: "webgpu: small results travel along with a read and stay correct",
+  ignore,
+  fn() {
+    const gpu = pair.gpu as WebGpuBackend;
+    setBackend(gpu);
+    try {
+      scoped(() => {
+        const x = tensor(new Float32Array([1, 2, 3, 4, 5]), [5]);
+        const sums = [1, 2, 3].map((k) => {
+          const y = runKernel("Scale", x, k);
+          return runKernel("Sum", y);
+        });
+        const before = { ...gpu.readStats };
+        // One round trip: the other sums come back with the first.
+        assert.deepEqual(sums.map((s) => s.item()), [15, 30, 45]);
+        assert.equal(gpu.readStats.count, before.count + 1);
+        assert.equal(gpu.readStats.cached, before.cached + 2);
+        // A later GPU write (in place) or host write invalidates the copy.
+        runKernel("ScaleInPlace", sums[1], 2);
+        assert.equal(sums[1].item(), 60);
+        assert.equal(sums[0].item(), 15);
+        sums[2].write([7]);
+        assert.equal(sums[2].item(), 7);
+        runKernel("ScaleInPlace", sums[2], 3);
+        assert.equal(sums[2].item(), 21);
+        assert.deepEqual([...x.data()], [1, 2, 3, 4, 5]);
+      });
+    } finally {
+      setBackend(pair.wasm);
     }
   },
 });

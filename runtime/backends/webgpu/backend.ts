@@ -23,6 +23,17 @@ export const WEBGPU_BACKEND = "webgpu";
 
 /** Commands queued before a batch is posted without waiting for a read. */
 const FLUSH_EVERY = 64;
+/**
+ * Storages of at most this many floats (loss terms, norms, dot products)
+ * that the GPU wrote since they were last read travel along with every read,
+ * at most PIGGYBACK_MAX of them (the most recently written): a read is a full
+ * round trip of at least ~10 ms under Deno (its mapAsync polls the device,
+ * then sleeps 10 ms), so reading a loss and its seven terms one by one cost
+ * 8 round trips; with this, one. Their host copies stay valid until a later
+ * command writes the storage (dispatch output, copy, write) or frees it.
+ */
+const PIGGYBACK_FLOATS = 256;
+const PIGGYBACK_MAX = 32;
 /** How long a read may wait for the GPU before failing (ms). */
 const READ_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -64,8 +75,17 @@ export class WebGpuBackend implements Backend {
   #peakBytes = 0;
   #disposed = false;
   #flushScheduled = false;
-  /** Reads done and their total blocking time (ms), for benchmarks. */
-  readStats = { count: 0, ms: 0 };
+  /** Small storages (id → length) that may travel along with a read. */
+  #small = new Map<number, number>();
+  /** Small storages written on the GPU since their last read, oldest first. */
+  #dirty = new Set<number>();
+  /** Host copies of small storages, valid until the next write to them. */
+  #known = new Map<number, Float32Array>();
+  /**
+   * Reads done (GPU round trips) and their total blocking time (ms), and
+   * reads answered from a piggybacked copy without a round trip.
+   */
+  readStats = { count: 0, ms: 0, cached: 0 };
 
   private constructor(
     worker: Worker,
@@ -142,6 +162,7 @@ export class WebGpuBackend implements Backend {
     const bytes = Math.max(16, Math.ceil((length * 4) / 16) * 16);
     this.#push({ t: "alloc", id, bytes });
     this.#live.set(id, bytes);
+    if (length <= PIGGYBACK_FLOATS) this.#small.set(id, length);
     this.#liveBytes += bytes;
     if (this.#liveBytes > this.#peakBytes) this.#peakBytes = this.#liveBytes;
     return { backend: this, handle: id, length, refs: 0 };
@@ -151,6 +172,9 @@ export class WebGpuBackend implements Backend {
     const bytes = this.#live.get(storage.handle);
     if (bytes === undefined || this.#disposed) return;
     this.#live.delete(storage.handle);
+    this.#small.delete(storage.handle);
+    this.#dirty.delete(storage.handle);
+    this.#known.delete(storage.handle);
     this.#liveBytes -= bytes;
     this.#push({ t: "free", id: storage.handle });
   }
@@ -160,6 +184,7 @@ export class WebGpuBackend implements Backend {
       throw new RangeError("write() past the end of a storage");
     }
     if (data.length === 0) return;
+    this.#written(storage.handle);
     this.#push({
       t: "write",
       id: storage.handle,
@@ -168,15 +193,42 @@ export class WebGpuBackend implements Backend {
     });
   }
 
+  /** A command is about to change storage `id`: its host copy is stale. */
+  #written(id: number): void {
+    this.#known.delete(id);
+    if (this.#small.has(id)) {
+      this.#dirty.delete(id); // re-inserted as the most recent
+      this.#dirty.add(id);
+    }
+  }
+
   read(
     storage: Storage,
     offset = 0,
     length = storage.length - offset,
   ): Float32Array {
+    const known = this.#known.get(storage.handle);
+    if (known) {
+      this.readStats.cached++;
+      return known.slice(offset, offset + length);
+    }
     const t0 = performance.now();
     const bytes = length * 4;
+    // Piggyback the most recently written small storages after the range.
+    const extra: { id: number; bytes: number; at: number }[] = [];
+    let end = Math.ceil(bytes / 16) * 16;
+    const dirty = [...this.#dirty];
+    for (let i = dirty.length - 1; i >= 0; i--) {
+      if (extra.length === PIGGYBACK_MAX) break;
+      const id = dirty[i];
+      if (id === storage.handle) continue;
+      const n = this.#small.get(id)! * 4;
+      if (n === 0) continue;
+      extra.push({ id, bytes: n, at: end });
+      end += Math.ceil(n / 16) * 16;
+    }
     const sab = new SharedArrayBuffer(
-      READ_HEADER_BYTES + Math.max(bytes, 1024),
+      READ_HEADER_BYTES + Math.max(end, 1024),
     );
     const header = new Int32Array(sab, 0, 4);
     this.#push({
@@ -184,6 +236,7 @@ export class WebGpuBackend implements Backend {
       id: storage.handle,
       byteOffset: offset * 4,
       bytes,
+      extra,
       sab,
     });
     this.flush();
@@ -203,6 +256,23 @@ export class WebGpuBackend implements Backend {
     }
     const out = new Float32Array(length);
     out.set(new Float32Array(sab, READ_HEADER_BYTES, length));
+    for (const x of extra) {
+      this.#known.set(
+        x.id,
+        new Float32Array(
+          sab.slice(
+            READ_HEADER_BYTES + x.at,
+            READ_HEADER_BYTES + x.at + x.bytes,
+          ),
+        ),
+      );
+      this.#dirty.delete(x.id);
+    }
+    const whole = this.#small.get(storage.handle);
+    if (whole !== undefined && offset === 0 && length === whole) {
+      this.#known.set(storage.handle, out.slice());
+      this.#dirty.delete(storage.handle);
+    }
     this.readStats.count++;
     this.readStats.ms += performance.now() - t0;
     return out;
@@ -217,6 +287,7 @@ export class WebGpuBackend implements Backend {
     bytes: number,
   ): void {
     if (bytes === 0) return;
+    this.#written(dst.handle);
     this.#push({
       t: "copy",
       src: src.handle,
@@ -234,6 +305,7 @@ export class WebGpuBackend implements Backend {
     params: ArrayBuffer,
     groups: [number, number, number],
   ): void {
+    for (const b of bindings) if (b.write) this.#written(b.id);
     if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return;
     if (!this.#sent.has(s.key)) {
       this.#sent.add(s.key);

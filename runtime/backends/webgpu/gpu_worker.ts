@@ -179,11 +179,15 @@ async function read(
   byteOffset: number,
   bytes: number,
   sab: SharedArrayBuffer,
+  extra: { id: number; bytes: number; at: number }[] = [],
 ): Promise<void> {
   const header = new Int32Array(sab, 0, 4);
   try {
     if (firstError !== null) throw new Error(firstError);
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    // The main range, then the piggybacked small storages.
+    let total = bytes;
+    for (const x of extra) total = Math.max(total, x.at + x.bytes);
+    const size = Math.max(16, Math.ceil(total / 16) * 16);
     const staging = device.createBuffer({
       size,
       usage: 0x0001 | 0x0008, // MAP_READ | COPY_DST
@@ -191,11 +195,14 @@ async function read(
     if (bytes > 0) {
       enc().copyBufferToBuffer(buffer(id), byteOffset, staging, 0, bytes);
     }
+    for (const x of extra) {
+      enc().copyBufferToBuffer(buffer(x.id), 0, staging, x.at, x.bytes);
+    }
     submit();
     await staging.mapAsync(0x0001);
     if (firstError !== null) throw new Error(firstError);
-    new Uint8Array(sab, READ_HEADER_BYTES, bytes).set(
-      new Uint8Array(staging.getMappedRange(0, size), 0, bytes),
+    new Uint8Array(sab, READ_HEADER_BYTES, total).set(
+      new Uint8Array(staging.getMappedRange(0, size), 0, total),
     );
     staging.unmap();
     staging.destroy();
@@ -264,7 +271,7 @@ async function run(cmds: Command[]): Promise<void> {
           dispatch(c.key, c.bindings, c.params, c.groups);
           break;
         case "read":
-          await read(c.id, c.byteOffset, c.bytes, c.sab);
+          await read(c.id, c.byteOffset, c.bytes, c.sab, c.extra);
           break;
       }
     } catch (e) {

@@ -41,6 +41,11 @@ export type Command =
     id: number;
     byteOffset: number;
     bytes: number;
+    /**
+     * Small storages read along (piggyback): each whole storage `id`, `bytes`
+     * long, lands at data offset `at` (after the main range).
+     */
+    extra?: { id: number; bytes: number; at: number }[];
     /** Int32 [0]: 0 pending, 1 done, 2 error; [1]: message length; data at 16. */
     sab: SharedArrayBuffer;
   };
