@@ -13,7 +13,7 @@
 // Flags: --json FILE (array of {op, shape, threads, ms, gflops, cpu_ms,
 // cpu_per_wall, tfjs_wasm_ms, ratio_vs_tfjs_wasm, tfjs_wasm_gflops}; ratio
 // > 1 means we are faster), --quick (one timed run per case), --algorithms
-// (direct vs Winograd, interleaved, CPU time; no tfjs), --wasm-dir DIR
+// (direct vs Winograd F(2x2) vs F(4x4), interleaved, CPU time; no tfjs), --wasm-dir DIR
 // (engine build to use, default build/; IMPASTO_WASM_DIR works too).
 import { parseArgs } from "node:util";
 import { writeFile } from "node:fs/promises";
@@ -204,7 +204,7 @@ async function tfjsTimes(s: Conv2dShape): Promise<[number, number]> {
 function compareAlgorithms(engine: Engine): void {
   const threadCounts = [...new Set([1, engine.threads])];
   console.log(
-    `direct vs winograd, ${engine.variant}; min CPU ms per call; load average ${loadavg()}`,
+    `direct vs winograd (F(2x2)) vs winograd4 (F(4x4)), ${engine.variant}; min CPU ms per call; load average ${loadavg()}`,
   );
   for (const [c, hw] of VGG) {
     const g: ConvGeometry = {
@@ -251,22 +251,30 @@ function compareAlgorithms(engine: Engine): void {
     ];
     for (const [op, fn] of ops) {
       for (const t of threadCounts) {
-        const best = { direct: Infinity, winograd: Infinity };
+        // The filter gradient has no F(4x4) path ("winograd4" = "winograd").
+        const algos: ConvAlgorithm[] = op === "backward-filter"
+          ? ["direct", "winograd"]
+          : ["direct", "winograd", "winograd4"];
+        const best = new Map<ConvAlgorithm, number>(
+          algos.map((a) => [a, Infinity]),
+        );
         for (let i = 0; i < RUNS + 2; i++) {
-          for (const a of ["direct", "winograd"] as const) {
+          for (const a of algos) {
             const c0 = cpuMs();
             fn(t, a);
-            best[a] = Math.min(best[a], cpuMs() - c0);
+            best.set(a, Math.min(best.get(a)!, cpuMs() - c0));
           }
         }
         const rate = (ms: number) => (gflop / (ms / 1e3) * t).toFixed(1);
+        const direct = best.get("direct")!;
         console.log(
           `${op.padEnd(16)} ${`${c}->${c}@${hw}x${hw}`.padEnd(17)} ${t}T` +
-            `  direct ${best.direct.toFixed(1).padStart(6)} ms ${
-              rate(best.direct).padStart(5)
-            } GF/s  winograd ${best.winograd.toFixed(1).padStart(6)} ms ${
-              rate(best.winograd).padStart(5)
-            } GF/s  x${(best.direct / best.winograd).toFixed(2)}`,
+            algos.map((a) => {
+              const ms = best.get(a)!;
+              return `  ${a} ${ms.toFixed(1).padStart(6)} ms ${
+                rate(ms).padStart(5)
+              } GF/s x${(direct / ms).toFixed(2)}`;
+            }).join(""),
         );
       }
     }

@@ -5,8 +5,8 @@ import { currentPlatform } from "../runtime/platform/mod.ts";
 import {
   decodeImage,
   encodeImage,
-  type RgbImage,
   resizeImage,
+  type RgbImage,
 } from "../runtime/io/image.ts";
 import { type CliSpec, parseCommandLine } from "./_cli.ts";
 

@@ -173,7 +173,7 @@ if (import.meta.main) {
     let progress: Progress | null = null;
     const result = await trainClassifier({
       ...optionsFromFlags(flags),
-      onStep: (done, total, status) => {
+      onStep: (_done, total, status) => {
         progress ??= new Progress(total, { label: "train", everyPercent: 5 });
         progress.tick(1, status);
       },
