@@ -9,5 +9,7 @@ export * from "./f32-conv2d-bwd-filter-3x3-wasmsimd";
 export * from "./f32-pad2d-reflect-scalar";
 export * from "./f32-pad2d-reflect-wasmsimd";
 export * from "./f32-conv2d-winograd-6x8-wasmsimd";
+export * from "./f32-conv2d-winograd-f43-wasmsimd";
 export * from "./f32-conv2d-bwd-filter-winograd-3x3-wasmsimd";
 export * from "./f32-conv2d-fwd-rows-wasmsimd";
+export * from "./f32-conv2d-fwd-rows4-wasmsimd";

@@ -691,6 +691,223 @@ Deno.test("conv2d winograd: SIMD and scalar match the f64 reference and the dire
   }
 });
 
+// Winograd F(4x4, 3x3) ("winograd4": forward and backward-data; the filter
+// gradient stays F(2x2, 3x3)): the F(2x2) cases plus rows of more than 8
+// tiles (the vector input path, full and clipped 16-pixel output stores),
+// OW and OH off multiples of 4, batch 3 and pads 2/0. Same tolerances: the
+// F(4x4) transforms amplify f32 rounding ~10x over F(2x2) (measured ~1e-4
+// absolute at C = 260), still inside atol 2e-4 / rtol 1e-4.
+const WINOGRAD4_CASES: [string, Conv2dShape][] = [
+  ...WINOGRAD_CASES,
+  [
+    "W 75 (2 full panels per tile row + edge), C 40",
+    shape({ inChannels: 40, inHeight: 10, inWidth: 75, outChannels: 13 }),
+  ],
+  [
+    "W 66, pad 0 (OW 64: full stores)",
+    shape({
+      inChannels: 9,
+      inHeight: 11,
+      inWidth: 66,
+      outChannels: 7,
+      padTop: 0,
+      padBottom: 0,
+      padLeft: 0,
+      padRight: 0,
+    }),
+  ],
+  [
+    "batch 3, pads 2/0 and 0/2, W 37",
+    shape({
+      batch: 3,
+      inChannels: 7,
+      inHeight: 6,
+      inWidth: 37,
+      outChannels: 9,
+      padTop: 2,
+      padBottom: 0,
+      padLeft: 0,
+      padRight: 2,
+    }),
+  ],
+];
+
+Deno.test("conv2d winograd4: SIMD and scalar match the f64 reference and the direct path; threads bit-identical", async () => {
+  const engine = await createTestEngine();
+  try {
+    let seed = 5000;
+    for (const [label, s] of WINOGRAD4_CASES) {
+      const { x, w, b, dy } = data(s, seed += 10);
+      const y = conv2dForwardRef(s, x, w, b);
+      const dx = conv2dBackwardDataRef(s, dy, w);
+      const direct = runAlgo(engine, s, "direct", x, w, b, dy);
+      for (const impl of ["simd", "scalar"] as const) {
+        const l = `${label} [winograd4 ${impl}]`;
+        const r = runAlgo(engine, s, "winograd4", x, w, b, dy, { impl });
+        assertClose(r.y, y, { ...TOL, label: `${l} forward` });
+        assertClose(r.dx, dx, { ...TOL, label: `${l} backward-data` });
+        assertClose(r.y, direct.y, { ...TOL, label: `${l} forward vs direct` });
+        assertClose(r.dx, direct.dx, {
+          ...TOL,
+          label: `${l} backward-data vs direct`,
+        });
+        const one = runAlgo(engine, s, "winograd4", x, w, b, dy, {
+          impl,
+          threads: 1,
+        });
+        const two = runAlgo(engine, s, "winograd4", x, w, b, dy, {
+          impl,
+          threads: 2,
+        });
+        for (const k of ["y", "dx"] as const) {
+          assert.deepEqual(one[k], two[k], `${l} ${k}: 1 vs 2 threads`);
+        }
+      }
+    }
+    // VGG-like magnitudes: activations in [0, 100] (post-ReLU), weights
+    // ~0.05, 256 input channels. Tolerances scaled by the magnitude of one
+    // product (100 * 0.05 = 5): atol 1e-3, rtol 1e-4.
+    const v = shape({
+      inChannels: 256,
+      inHeight: 9,
+      inWidth: 40,
+      outChannels: 10,
+    });
+    const d = data(v, 6000);
+    const xv = d.x.map((e) => 50 * (e + 1));
+    const wv = d.w.map((e) => 0.05 * e);
+    const dyv = d.dy.map((e) => 50 * (e + 1));
+    const rv = runAlgo(engine, v, "winograd4", xv, wv, d.b, dyv);
+    const vtol = { atol: 1e-3, rtol: 1e-4 };
+    assertClose(rv.y, conv2dForwardRef(v, xv, wv, d.b), {
+      ...vtol,
+      label: "winograd4 VGG magnitudes forward",
+    });
+    assertClose(rv.dx, conv2dBackwardDataRef(v, dyv, wv), {
+      ...vtol,
+      label: "winograd4 VGG magnitudes backward-data",
+    });
+    // The data gradient against central finite differences of the f64
+    // reference forward (L = sum(y * dy)).
+    const s = WINOGRAD_CASES[2][1];
+    const { x, w, b, dy } = data(s, 7000);
+    const r = runAlgo(engine, s, "winograd4", x, w, b, dy);
+    const gx = finiteDifferences(
+      (xs) => {
+        const yr = conv2dForwardRef(s, xs, w, b);
+        let sum = 0;
+        for (let i = 0; i < yr.length; i++) sum += yr[i] * dy[i];
+        return sum;
+      },
+      x,
+      1e-2,
+    );
+    assertClose(r.dx, gx, { ...FD_TOL, label: "winograd4 dx vs FD" });
+    const strided = CASES[2][1];
+    const e = data(strided, 1);
+    assert.throws(
+      () => runAlgo(engine, strided, "winograd4", e.x, e.w, e.b, e.dy),
+      /winograd needs a 3x3 kernel/,
+    );
+  } finally {
+    engine.dispose();
+  }
+});
+
+// The 4-row direct kernel (f32_conv2d_fwd_rows4__wasmsimd): stride-1
+// forwards with 1-3 output channels, and the stride phases of strided
+// backward-data with 1-3 input channels (on a zero-padded dY). Odd sizes,
+// batch 3, dilation 2, asymmetric pads, widths off multiples of 4.
+const ROWS4_CASES: [string, Conv2dShape][] = [
+  [
+    "4x4/2 p1, 1 input channel (convT to 1 channel), batch 3, 13x11",
+    shape({
+      batch: 3,
+      inChannels: 1,
+      inHeight: 13,
+      inWidth: 11,
+      outChannels: 5,
+      kernelH: 4,
+      kernelW: 4,
+      strideH: 2,
+      strideW: 2,
+    }),
+  ],
+  [
+    "5x5/2 p2, 3 input channels, 9x14",
+    shape({
+      inChannels: 3,
+      inHeight: 9,
+      inWidth: 14,
+      outChannels: 4,
+      kernelH: 5,
+      kernelW: 5,
+      strideH: 2,
+      strideW: 2,
+      padTop: 2,
+      padBottom: 2,
+      padLeft: 2,
+      padRight: 2,
+    }),
+  ],
+  [
+    "3x3 s1 dilation 2 p2, 2 output channels, 10x19",
+    shape({
+      inChannels: 5,
+      inHeight: 10,
+      inWidth: 19,
+      outChannels: 2,
+      dilationH: 2,
+      dilationW: 2,
+      padTop: 2,
+      padBottom: 2,
+      padLeft: 2,
+      padRight: 2,
+    }),
+  ],
+  [
+    "5x5 s1 pads 0/2 1/0, 3 output channels, 6x23",
+    shape({
+      inChannels: 4,
+      inHeight: 6,
+      inWidth: 23,
+      outChannels: 3,
+      kernelH: 5,
+      kernelW: 5,
+      padTop: 0,
+      padBottom: 2,
+      padLeft: 1,
+      padRight: 0,
+    }),
+  ],
+];
+
+Deno.test("conv2d rows4: few-channel forwards and stride phases match the f64 reference; threads bit-identical", async () => {
+  const engine = await createTestEngine();
+  try {
+    let seed = 8000;
+    for (const [label, s] of ROWS4_CASES) {
+      const { x, w, b, dy } = data(s, seed += 10);
+      const r = runAlgo(engine, s, "direct", x, w, b, dy);
+      assertClose(r.y, conv2dForwardRef(s, x, w, b), {
+        ...TOL,
+        label: `${label} forward`,
+      });
+      assertClose(r.dx, conv2dBackwardDataRef(s, dy, w), {
+        ...TOL,
+        label: `${label} backward-data`,
+      });
+      const one = runAlgo(engine, s, "direct", x, w, b, dy, { threads: 1 });
+      const two = runAlgo(engine, s, "direct", x, w, b, dy, { threads: 2 });
+      for (const k of ["y", "dx"] as const) {
+        assert.deepEqual(one[k], two[k], `${label} ${k}: 1 vs 2 threads`);
+      }
+    }
+  } finally {
+    engine.dispose();
+  }
+});
+
 Deno.test("conv2d: single-threaded plain-SIMD build agrees", async () => {
   const engine = await createTestEngine({ variant: "single-simd", threads: 1 });
   try {
@@ -726,6 +943,15 @@ Deno.test("conv2d: single-threaded plain-SIMD build agrees", async () => {
         assertClose(wr.dx, conv2dBackwardDataRef(s, dy, w), {
           ...TOL,
           label: `${l} winograd backward-data`,
+        });
+        const w4 = runAlgo(engine, s, "winograd4", x, w, b, dy);
+        assertClose(w4.y, conv2dForwardRef(s, x, w, b), {
+          ...TOL,
+          label: `${l} winograd4 forward`,
+        });
+        assertClose(w4.dx, conv2dBackwardDataRef(s, dy, w), {
+          ...TOL,
+          label: `${l} winograd4 backward-data`,
         });
       }
     }

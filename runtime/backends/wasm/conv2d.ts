@@ -244,10 +244,12 @@ function withPackedWeights<T>(
 
 /**
  * How a 3x3 stride-1 convolution runs: "direct" (implicit GEMM), "winograd"
- * (F(2x2, 3x3), 2.25x fewer multiplies) or "auto" (Winograd where it applies
- * and the channel counts make it pay, else direct).
+ * (F(2x2, 3x3), 2.25x fewer multiplies), "winograd4" (F(4x4, 3x3), 4x fewer,
+ * for the forward and data-gradient passes; the filter gradient stays
+ * F(2x2, 3x3)) or "auto" (Winograd where it applies and the channel counts
+ * make it pay, else direct).
  */
-export type ConvAlgorithm = "auto" | "direct" | "winograd";
+export type ConvAlgorithm = "auto" | "direct" | "winograd" | "winograd4";
 
 /**
  * "auto" picks Winograd when the channels it sums over (forward and
@@ -258,6 +260,18 @@ export type ConvAlgorithm = "auto" | "direct" | "winograd";
  * Winograd 2.2x faster, the data gradient of 3 -> 64: 1.9x).
  */
 const WINOGRAD_MIN_CHANNELS = 8;
+
+/**
+ * "auto" uses F(4x4, 3x3) instead of F(2x2, 3x3) when a single image has at
+ * least this many 4x4 output tiles (OH, OW >= ~29). Measured (CPU time,
+ * min of 7, 1 and 2 threads): F(4x4) is 1.2-1.65x faster than F(2x2) from
+ * 32x32 up (64->64@256: 47 vs 73 ms; 512->512@32: 51 vs 66 ms; also with
+ * few channels on one side, 64->3@256: 9.5 vs 13.3 ms), but slower on small
+ * images: 512->512@16 (16 tiles: its 36 transformed weight slabs, 38 MB,
+ * are streamed for too few tiles) and batch-64 7x7 / 8x8 (half-empty 8-tile
+ * panels): 1.2x slower there.
+ */
+const WINOGRAD4_MIN_TILES = 64;
 
 /** Whether F(2x2, 3x3) applies: 3x3, stride 1, dilation 1, one group. */
 export function winogradApplies(g: ConvGeometry): boolean {
@@ -271,15 +285,26 @@ function useWinograd(
   summed: number,
 ): boolean {
   if (algorithm === "direct" || !winogradApplies(g)) {
-    if (algorithm === "winograd") {
+    if (algorithm === "winograd" || algorithm === "winograd4") {
       throw new RangeError(
         "conv2d: winograd needs a 3x3 kernel, stride 1, dilation 1, 1 group",
       );
     }
     return false;
   }
-  return algorithm === "winograd" ||
+  return algorithm === "winograd" || algorithm === "winograd4" ||
     summed >= WINOGRAD_MIN_CHANNELS;
+}
+
+/**
+ * Whether a Winograd forward / data-gradient pass uses F(4x4, 3x3): when
+ * asked for, or under "auto" for images of WINOGRAD4_MIN_TILES tiles or more
+ * (`oh` x `ow`: the output of the kernel's own conv).
+ */
+function useF43(algorithm: ConvAlgorithm, oh: number, ow: number): boolean {
+  if (algorithm === "winograd4") return true;
+  return algorithm === "auto" &&
+    Math.ceil(oh / 4) * Math.ceil(ow / 4) >= WINOGRAD4_MIN_TILES;
 }
 
 /**
@@ -296,15 +321,17 @@ function runWinograd(
   transposed: boolean,
   threads: number,
   scalar: boolean,
+  f43 = false,
 ): void {
   // The kernel's own conv: `cin` channels of ih x iw into `cout` of oh x ow.
   const cin = transposed ? g.K : g.C, cout = transposed ? g.C : g.K;
+  const fam = f43 ? "f32_conv2d_winograd_f43" : "f32_conv2d_winograd";
   const u = engine.heap.alloc(
-    engine.call("f32_conv2d_winograd_weights_bytes", cout, cin),
+    engine.call(`${fam}_weights_bytes`, cout, cin),
   );
   try {
     engine.run(
-      "f32_conv2d_winograd_pack_weights",
+      `${fam}_pack_weights`,
       [
         w,
         u,
@@ -319,14 +346,13 @@ function runWinograd(
     const geo = transposed
       ? [g.N, g.K, g.OH, g.OW, g.C, g.H, g.W, 2 - g.pt, 2 - g.pl]
       : [g.N, g.C, g.H, g.W, g.K, g.OH, g.OW, g.pt, g.pl];
-    const bytes = scalar
+    // The F(4x4) scalar twin needs its (small) per-thread scratch too.
+    const bytes = scalar && !f43
       ? 0
-      : engine.call("f32_conv2d_winograd_workspace", cin, cout);
+      : engine.call(`${fam}_workspace`, cin, cout);
     withWorkspace(engine, bytes, threads, (ws) =>
       engine.run(
-        scalar
-          ? "f32_conv2d_winograd__scalar"
-          : "f32_conv2d_winograd__wasmsimd",
+        scalar ? `${fam}__scalar` : `${fam}__wasmsimd`,
         [src, u, bias, dst, ...geo, ws],
         threads,
       ));
@@ -355,7 +381,8 @@ export function runConvForward(
   const scalar = options?.impl === "scalar";
   if (scalar && algorithm === "auto") algorithm = "direct";
   if (useWinograd(g, algorithm, g.C)) {
-    runWinograd(engine, g, x, w, bias, y, false, threads, scalar);
+    const f43 = useF43(algorithm, g.OH, g.OW);
+    runWinograd(engine, g, x, w, bias, y, false, threads, scalar, f43);
     return;
   }
   if (scalar) {
@@ -364,7 +391,7 @@ export function runConvForward(
   }
   if (g.sh === 1 && g.sw === 1 && g.K / g.G <= ROWS_MAX_OUTPUTS) {
     engine.run(
-      "f32_conv2d_fwd_rows__wasmsimd",
+      "f32_conv2d_fwd_rows4__wasmsimd",
       [x, w, bias, y, ...args, 0],
       threads,
     );
@@ -418,6 +445,17 @@ function runPhases(
   threads: number,
 ): void {
   const Cg = g.C / g.G;
+  const rows = Cg <= ROWS_MAX_OUTPUTS;
+  interface Phase {
+    rh: number;
+    rw: number;
+    ih0: number;
+    iw0: number;
+    Hp: number;
+    Wp: number;
+    sub: ConvGeometry;
+  }
+  const phases: Phase[] = [];
   for (let rh = 0; rh < g.sh; rh++) {
     for (let rw = 0; rw < g.sw; rw++) {
       const ih0 = mod(rh - g.pt, g.sh), iw0 = mod(rw - g.pl, g.sw);
@@ -447,7 +485,37 @@ function runPhases(
         dw: -1,
         G: g.G,
       };
-      const rows = Cg <= ROWS_MAX_OUTPUTS;
+      phases.push({ rh, rw, ih0, iw0, Hp, Wp, sub });
+    }
+  }
+  // The row kernel runs every pixel as a vector when all its taps read
+  // inside dY: zero-pad dY once (rows dY[offH - (Rp-1) .. Hp-1 + offH],
+  // columns likewise plus 3 for the last partial vector's lanes).
+  let pad = [0, 0, 0, 0];
+  if (rows) {
+    for (const { Hp, Wp, sub } of phases) {
+      const offH = -sub.pt, offW = -sub.pl;
+      pad = [
+        Math.max(pad[0], sub.R - 1 - offH),
+        Math.max(pad[1], Hp - 1 + offH - (g.OH - 1)),
+        Math.max(pad[2], sub.S - 1 - offW),
+        Math.max(pad[3], Wp + 3 + offW - g.OW),
+      ];
+    }
+  }
+  const [pt, pb, pl, pr] = pad;
+  const Hq = g.OH + pt + pb, Wq = g.OW + pl + pr;
+  const padded = rows && pt + pb + pl + pr > 0;
+  withTemp(engine, padded ? g.N * g.K * Hq * Wq : 1, (dyq) => {
+    if (padded) {
+      engine.run(
+        "f32_conv2d_pad_zero",
+        [dy, dyq, g.N * g.K, g.OH, g.OW, pt, pb, pl, pr],
+        threads,
+      );
+    }
+    for (const { rh, rw, ih0, iw0, Hp, Wp, sub } of phases) {
+      const Rp = sub.R, Sp = sub.S;
       withTemp(engine, g.K * Cg * Rp * Sp, (wSub) => {
         engine.run(
           "f32_conv2d_phase_weights",
@@ -456,9 +524,12 @@ function runPhases(
         );
         withTemp(engine, g.N * g.C * Hp * Wp, (out) => {
           if (rows) {
+            const subq = padded
+              ? { ...sub, H: Hq, W: Wq, pt: sub.pt - pt, pl: sub.pl - pl }
+              : sub;
             engine.run(
-              "f32_conv2d_fwd_rows__wasmsimd",
-              [dy, wSub, bias, out, ...geometryArgs(sub), 0],
+              "f32_conv2d_fwd_rows4__wasmsimd",
+              [padded ? dyq : dy, wSub, bias, out, ...geometryArgs(subq), 0],
               threads,
             );
           } else {
@@ -490,7 +561,7 @@ function runPhases(
         });
       });
     }
-  }
+  });
 }
 
 /**
@@ -512,7 +583,8 @@ export function runConvBackwardData(
   const scalar = options?.impl === "scalar";
   if (scalar && algorithm === "auto") algorithm = "direct";
   if (useWinograd(g, algorithm, g.K)) {
-    runWinograd(engine, g, dy, w, bias, dx, true, threads, scalar);
+    const f43 = useF43(algorithm, g.H, g.W);
+    runWinograd(engine, g, dy, w, bias, dx, true, threads, scalar, f43);
     return;
   }
   if (!scalar && phasesApply(g)) {
