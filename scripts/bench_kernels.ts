@@ -34,15 +34,38 @@ import {
   runConvForward,
 } from "../runtime/backends/wasm/conv2d.ts";
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    json: { type: "string" },
-    quick: { type: "boolean", default: false },
-    algorithms: { type: "boolean", default: false },
-    "wasm-dir": { type: "string" },
-  },
-});
+const USAGE = "Usage: deno task bench:kernels [--json FILE] [--quick] " +
+  "[--algorithms] [--wasm-dir DIR]";
+
+function parseFlags() {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      options: {
+        json: { type: "string" },
+        quick: { type: "boolean", default: false },
+        algorithms: { type: "boolean", default: false },
+        "wasm-dir": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (e) {
+    console.error(`bench:kernels: ${(e as Error).message} (see --help)`);
+    Deno.exit(2);
+  }
+}
+
+const flags = parseFlags();
+if (flags.help) {
+  console.log(
+    USAGE + "\n\n" +
+      "Conv forward/backward GFLOP/s on VGG shapes and a DCGAN shape, 1 thread\n" +
+      "and all threads, side by side with tfjs-wasm. --json writes the rows,\n" +
+      "--quick times one run per case, --algorithms compares the direct and\n" +
+      "Winograd kernels (CPU time, no tfjs), --wasm-dir picks an engine build.",
+  );
+  Deno.exit(0);
+}
 
 const RUNS = flags.quick ? 1 : 5;
 const WARMUP = flags.quick ? 1 : 2;
