@@ -5,6 +5,7 @@ import { toModelInput } from "../../models/preprocess.ts";
 import { CAFFE_BGR } from "../../models/preprocess.ts";
 import { decodeImage } from "../../runtime/io/image.ts";
 import { getBackend, initBackend, noGrad, tidy } from "../../runtime/mod.ts";
+import { GOLDEN } from "./_golden.ts";
 
 const SHARED = new URL("../../../shared/data/", import.meta.url);
 const WEIGHTS = new URL(
@@ -19,25 +20,6 @@ async function readShared(url: URL): Promise<Uint8Array | null> {
     return null;
   }
 }
-
-// Golden statistics from the weights' README: float64 forward of
-// chelsea_256.png, Caffe preprocessing (mean, std, sum of squares).
-const GOLDEN = {
-  reflect: {
-    relu1_1: [0.759636794, 1.197628982, 8436268.876301],
-    relu1_2: [0.784264332, 1.132070662, 7955145.669674],
-    relu2_1: [0.744133535, 1.146056901, 3915762.657057],
-    relu2_2: [0.736236448, 1.559283581, 6235691.459467],
-    relu3_1: [0.704137191, 1.399346982, 2573185.749537],
-  },
-  zero: {
-    relu1_1: [0.765412949, 1.207269428, 8570458.145493],
-    relu1_2: [0.787958191, 1.136388880, 8020590.528010],
-    relu2_1: [0.750406050, 1.153925215, 3973374.577354],
-    relu2_2: [0.752720230, 1.587042207, 6470323.589652],
-    relu3_1: [0.725949963, 1.414729252, 2651284.785217],
-  },
-} as Record<"reflect" | "zero", Record<string, number[]>>;
 
 Deno.test("vggTaps names VGG19's layers with torchvision's indices", () => {
   const taps = vggTaps(19);
