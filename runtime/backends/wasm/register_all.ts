@@ -43,6 +43,7 @@ import * as pool from "./pool.ts";
 import * as reduce from "./reduce.ts";
 import * as vb from "./vbinary.ts";
 import * as vu from "./vunary.ts";
+import { ncs, rank, sameSize } from "../_checks.ts";
 
 function engine() {
   return (getBackend() as WasmBackend).engine;
@@ -53,33 +54,6 @@ function register<K extends KernelName>(
   impl: KernelSignatures[K],
 ): void {
   registerKernel(WASM_BACKEND, name, impl);
-}
-
-function sameSize(op: string, ...ts: Tensor[]): void {
-  for (const t of ts) {
-    if (t.size !== ts[0].size) {
-      throw new RangeError(
-        `${op}: sizes differ ([${ts[0].shape}] vs [${t.shape}])`,
-      );
-    }
-  }
-}
-
-function rank(op: string, t: Tensor | Shape, r: number): void {
-  const shape = "shape" in t ? t.shape : t;
-  if (shape.length !== r) {
-    throw new RangeError(`${op}: needs rank ${r}, got [${shape.join(", ")}]`);
-  }
-}
-
-/** [N, C, spatial] of an [N, C, ...] tensor. */
-function ncs(op: string, t: Tensor | Shape): [number, number, number] {
-  const shape = "shape" in t ? t.shape : t;
-  if (shape.length < 2) {
-    throw new RangeError(`${op}: needs [N, C, ...], got [${shape.join(", ")}]`);
-  }
-  const spatial = shape.slice(2).reduce((a, d) => a * d, 1);
-  return [shape[0], shape[1], spatial];
 }
 
 /** [N, C, H, W] of a rank-4 tensor, or [N, C, 1, 1] of a rank-2 one. */

@@ -7,7 +7,7 @@
 import "../wasm/register_optim.ts";
 import type { KernelName, KernelSignatures } from "../../kernel_names.ts";
 import { registerKernel } from "../../kernel_registry.ts";
-import { empty, type Shape, type Tensor } from "../../tensor.ts";
+import { empty, type Tensor } from "../../tensor.ts";
 import {
   conv2dOutShape,
   convTranspose2dOutShape,
@@ -25,37 +25,13 @@ import {
 import type { GemmSpec } from "./gemm.ts";
 import { runGemmPlain } from "./gemm.ts";
 import * as nn from "./nn.ts";
+import { ncs, rank, sameSize } from "../_checks.ts";
 
 function register<K extends KernelName>(
   name: K,
   impl: KernelSignatures[K],
 ): void {
   registerKernel(WEBGPU_BACKEND, name, impl);
-}
-
-function sameSize(op: string, ...ts: Tensor[]): void {
-  for (const t of ts) {
-    if (t.size !== ts[0].size) {
-      throw new RangeError(
-        `${op}: sizes differ ([${ts[0].shape}] vs [${t.shape}])`,
-      );
-    }
-  }
-}
-
-function rank(op: string, t: Tensor | Shape, r: number): void {
-  const shape = "shape" in t ? t.shape : t;
-  if (shape.length !== r) {
-    throw new RangeError(`${op}: needs rank ${r}, got [${shape.join(", ")}]`);
-  }
-}
-
-function ncs(op: string, t: Tensor | Shape): [number, number, number] {
-  const shape = "shape" in t ? t.shape : t;
-  if (shape.length < 2) {
-    throw new RangeError(`${op}: needs [N, C, ...], got [${shape.join(", ")}]`);
-  }
-  return [shape[0], shape[1], shape.slice(2).reduce((a, d) => a * d, 1)];
 }
 
 function nchw(op: string, t: Tensor): number[] {
