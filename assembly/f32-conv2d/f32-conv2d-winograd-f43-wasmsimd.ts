@@ -24,9 +24,10 @@
 //   U[xi][q][c][i] at float (xi*(Kpad*C + 16) + q*MR*C + c*MR + i);
 //   V[xi][q][c][l] at float (xi*(C*NT + 16) + q*C*NR + c*NR + l);
 //   M[xi][k - kb0][t] at float (xi*(WKB*NT + 16) + (k - kb0)*NT + t).
-// Work items are (image, block of NT consecutive tiles in row-major order);
-// threads take contiguous ranges of items; a tile's arithmetic does not depend
-// on its item, NT or thread: bit-identical for any thread count.
+// Work items are (image, block of NT consecutive tiles in row-major order,
+// group of whole MR-row panels of output channels; see kGroups); threads take
+// contiguous ranges of items; a tile's arithmetic does not depend on its
+// item, NT, group or thread: bit-identical for any thread count.
 import { shareStart, shareEnd } from "../common/partition";
 import { madd } from "../common/simd";
 import { MR, NR, ukernel6x8 } from "../f32-gemm/f32-gemm-6x8-ukernel-wasmsimd";
@@ -56,7 +57,7 @@ function uXiFloats(K: i32, C: i32): i32 {
 }
 
 /** Tiles per item below which output-channel groups are split first. */
-const NT_KEEP: i32 = 32;
+const NT_KEEP: i32 = NT_MAX;
 
 function tilesPerItem(N: i32, T: i32, K: i32, nthreads: i32): i32 {
   let nt = NT_MAX;
@@ -67,13 +68,14 @@ function tilesPerItem(N: i32, T: i32, K: i32, nthreads: i32): i32 {
 }
 
 /**
- * Output-channel groups per (image, tile block): few tiles with many
- * channels (512->512 @ 32x32, batch 1: 64 tiles) would otherwise shrink NT
- * to 16, so every thread streams all 36 U slabs (38 MB) for 16 tiles only,
- * doing ~25% more work in total than one thread (measured: 2 threads 1.58x).
- * Groups of whole MR-row panels of at least 2 * WKB rows keep NT >= 32: each
- * thread then reads only its groups' U rows, and transforms V once for
- * consecutive items of one tile block.
+ * Output-channel groups per (image, tile block). Few tiles with many
+ * channels (512->512 @ 32x32, batch 1: 64 tiles) used to shrink NT to 16 for
+ * 2 threads, so each thread streamed all 36 U slabs (38 MB) twice, for 16
+ * tiles at a time: ~25% more work in total than 1 thread (2 threads: 1.58x).
+ * Splitting the output channels instead (groups of at least 2 * WKB rows)
+ * keeps NT = 64: each thread reads only its groups' U rows and transforms V
+ * once for consecutive items of one tile block (measured 512->512 @ 32:
+ * 1 thread 44.7 -> 41.7 ms, 2 threads 30.8 -> 24.7 ms).
  */
 function kGroups(blocksTotal: i32, K: i32, nthreads: i32): i32 {
   let kg = 1;
@@ -371,9 +373,9 @@ export function f32_conv2d_winograd_f43__wasmsimd(
   const NT = tilesPerItem(N, T, K, nthreads);
   const blocks = (T + NT - 1) / NT;
   const KG = kGroups(N * blocks, K, nthreads);
-  // Rows per output-channel group: whole MR-row panels (U's layout), so a
-  // row's arithmetic is the same for any split.
-  const kPer = ((K + MR - 1) / MR + KG - 1) / KG * MR;
+  // Output-channel groups: whole MR-row panels (U's layout), so a row's
+  // arithmetic is the same for any split; panels spread evenly.
+  const kPanels = (K + MR - 1) / MR;
   const items = N * blocks * KG;
   const i0 = shareStart(items, tid, nthreads), i1 = shareEnd(items, tid, nthreads);
   if (i0 >= i1) return;
@@ -392,7 +394,7 @@ export function f32_conv2d_winograd_f43__wasmsimd(
   for (let item = i0; item < i1; item++) {
     const kg = item % KG, nb = item / KG;
     const bl = nb % blocks, n = nb / blocks;
-    const kLo = kg * kPer, kHi = min(K, kLo + kPer);
+    const kLo = kg * kPanels / KG * MR, kHi = min(K, (kg + 1) * kPanels / KG * MR);
     if (kLo >= kHi) continue;
     const t0 = bl * NT;
     const nt = min(NT, T - t0);
@@ -400,9 +402,9 @@ export function f32_conv2d_winograd_f43__wasmsimd(
     const xn = x + <usize>n * <usize>C * inPlane;
     const yn = y + <usize>n * <usize>K * outPlane;
     // V of this (image, tile block) is still in vbuf from the previous item.
-    const haveV = nb == vFor;
+    const vPanels = nb == vFor ? 0 : panels;
     vFor = nb;
-    for (let q = 0; q < (haveV ? 0 : panels); q++) {
+    for (let q = 0; q < vPanels; q++) {
       const tq = t0 + q * NR, lanes = min(NR, nt - q * NR);
       const th = tq / TW, tw = tq - th * TW;
       const oneRow = lanes == NR && tw + NR <= TW;

@@ -732,6 +732,61 @@ const WINOGRAD4_CASES: [string, Conv2dShape][] = [
   ],
 ];
 
+// Few tiles and >= 192 output channels of the kernel's own conv: F(4x4)
+// work items split those channels into groups of whole 6-row panels (200 =
+// 102 + 98). Only the pass whose own outputs are grouped is checked against
+// the reference (the other sums over 200 channels, beyond TOL for F(4x4));
+// both passes must be bit-identical for 1 and 2 threads.
+Deno.test("conv2d winograd4: output-channel groups match the f64 reference; threads bit-identical", async () => {
+  const engine = await createTestEngine();
+  try {
+    const cases: [string, Conv2dShape, "y" | "dx"][] = [
+      [
+        // 100 tiles: 1 thread runs 2 blocks of 64 tiles, all channels; 2
+        // threads the same blocks in 2 channel groups each.
+        "forward K 200, 40x40",
+        shape({ inChannels: 6, inHeight: 40, inWidth: 40, outChannels: 200 }),
+        "y",
+      ],
+      [
+        "backward-data C 197, batch 2, 9x11",
+        shape({
+          batch: 2,
+          inChannels: 197,
+          inHeight: 9,
+          inWidth: 11,
+          outChannels: 5,
+        }),
+        "dx",
+      ],
+    ];
+    let seed = 8000;
+    for (const [label, s, pass] of cases) {
+      const { x, w, b, dy } = data(s, seed += 10);
+      const ref = pass === "y"
+        ? conv2dForwardRef(s, x, w, b)
+        : conv2dBackwardDataRef(s, dy, w);
+      for (const impl of ["simd", "scalar"] as const) {
+        const l = `${label} [winograd4 ${impl}]`;
+        const one = runAlgo(engine, s, "winograd4", x, w, b, dy, {
+          impl,
+          threads: 1,
+        });
+        const two = runAlgo(engine, s, "winograd4", x, w, b, dy, {
+          impl,
+          threads: 2,
+        });
+        assertClose(two[pass], ref, { ...TOL, label: l });
+        for (const k of ["y", "dx"] as const) {
+          assert.deepEqual(one[k], two[k], `${l} ${k}: 1 vs 2 threads`);
+        }
+      }
+    }
+  } finally {
+    engine.dispose();
+  }
+});
+
 Deno.test("conv2d winograd4: SIMD and scalar match the f64 reference and the direct path; threads bit-identical", async () => {
   const engine = await createTestEngine();
   try {
