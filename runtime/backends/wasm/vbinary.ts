@@ -44,56 +44,35 @@ function checkElementwise(
   }
 }
 
-/** out = a + b (out may alias a or b). */
-export function vadd(
+/** A shim for a kernel computing out = a ∘ b elementwise. */
+type BinaryShim = (
   engine: Engine,
   a: number,
   b: number,
   out: number,
   n: number,
   options?: LaunchOptions,
-): void {
-  checkElementwise(engine, n, { a, b, out });
-  engine.run(
-    kernelName("f32_vadd", options),
-    [a, b, out, n],
-    threadsFor(engine, n, options),
-  );
+) => void;
+
+function binaryShim(base: string): BinaryShim {
+  return (engine, a, b, out, n, options) => {
+    checkElementwise(engine, n, { a, b, out });
+    engine.run(
+      kernelName(base, options),
+      [a, b, out, n],
+      threadsFor(engine, n, options),
+    );
+  };
 }
+
+/** out = a + b (out may alias a or b). */
+export const vadd: BinaryShim = binaryShim("f32_vadd");
 
 /** out = a - b (out may alias a or b). */
-export function vsub(
-  engine: Engine,
-  a: number,
-  b: number,
-  out: number,
-  n: number,
-  options?: LaunchOptions,
-): void {
-  checkElementwise(engine, n, { a, b, out });
-  engine.run(
-    kernelName("f32_vsub", options),
-    [a, b, out, n],
-    threadsFor(engine, n, options),
-  );
-}
+export const vsub: BinaryShim = binaryShim("f32_vsub");
 
-/** out = a * b elementwise. */
-export function vmul(
-  engine: Engine,
-  a: number,
-  b: number,
-  out: number,
-  n: number,
-  options?: LaunchOptions,
-): void {
-  checkElementwise(engine, n, { a, b, out });
-  engine.run(
-    kernelName("f32_vmul", options),
-    [a, b, out, n],
-    threadsFor(engine, n, options),
-  );
-}
+/** out = a * b elementwise (out may alias a or b). */
+export const vmul: BinaryShim = binaryShim("f32_vmul");
 
 /** y = alpha * x + y. */
 export function vaxpy(
