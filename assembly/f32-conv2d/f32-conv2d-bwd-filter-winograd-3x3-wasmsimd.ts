@@ -1,5 +1,5 @@
 // conv2d backward-filter for 3x3 stride-1 convolutions by Winograd
-// F(2x2, 3x3), f32x4 (Lavin & Gray 2016, section 4; the filter gradient is
+// F(2x2, 3x3) and (second half of the file) F(4x4, 3x3), f32x4 (Lavin & Gray 2016, section 4; the filter gradient is
 // the adjoint of their eq. 9). The forward conv (see
 // f32-conv2d-winograd-6x8-wasmsimd.ts) is, per 2x2 output tile t,
 //   Y_t = A^T [sum_c U[k][c] . V_t[c]] A,  U = G g G^T,  V_t = B^T d_t B,
@@ -29,6 +29,10 @@ import { NR } from "../f32-gemm/f32-gemm-6x8-ukernel-wasmsimd";
 import {
   ROWBUF, XI_GAP, columnTransform, patchRowsFast, patchRowsGather,
 } from "./f32-conv2d-winograd-transforms-wasmsimd";
+import {
+  ROWBUF as ROWBUF4, ROWS_FLOATS, columnTransform as columnTransform4,
+  patchRowsFast as patchRowsFast4, patchRowsGather as patchRowsGather4,
+} from "./f32-conv2d-winograd-f43-transforms-wasmsimd";
 
 /** Tiles per block: a dM or V row is 1 KiB. */
 const TB: i32 = 256;
@@ -347,4 +351,395 @@ export function f32_conv2d_winograd_bwd_filter__scalar(
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// F(4x4, 3x3) filter gradient: the same adjoint with the F(4x4, 3x3)
+// matrices of f32-conv2d-winograd-f43-wasmsimd.ts (points 0, +-1, +-2, inf):
+//   dM_t[k] = A dY_t A^T (6x6 from the 4x4 gradient tile, zero outside
+//   OH x OW), dU_xi[k][c] = sum_{n, t} dM_xi[k][t] * V_xi[c][t],
+//   dW[k][c] = G^T dU[k][c] G,
+// 36 multiplies per (tile, k, c) for 16 outputs (2.25 per output pixel; F(2x2):
+// 4). A is (A^T)^T, 6x4: rows (1 0 0 0), (1 1 1 1), (1 -1 1 -1), (1 2 4 8),
+// (1 -2 4 -8), (0 0 0 1). Same threading (input channels), block order and
+// per-block horizontal sums as the F(2x2) kernel above: bit-identical for any
+// thread count. f32 error (simulated, 64..256 px images, unit and VGG-like
+// magnitudes): 1.5-5x F(2x2)'s, <= 1.1% of the tests' atol + rtol |dW|.
+//
+// Workspace per thread (f32_conv2d_winograd4_bwd_filter_workspace):
+//   V [36][c - c0][TB4], dM [36][k][TB4], dU [36][k][c - c0], the input
+//   transform's scratch (ROWS_FLOATS + ROWBUF4) and the gradient transform's
+//   (4 x 6 x 8 floats).
+
+/** Tiles per block: a V or dM row is 512 B (36 slabs: half of TB keeps the block in L2). */
+const TB4: i32 = 128;
+/** Floats of the gradient transform's scratch: z[a][j][lane] at (a*6 + j)*8 + lane. */
+const GRAD_FLOATS: i32 = 4 * 6 * 8;
+
+/** Workspace bytes per thread of f32_conv2d_winograd4_bwd_filter__wasmsimd for nthreads threads. */
+export function f32_conv2d_winograd4_bwd_filter_workspace(C: i32, K: i32, nthreads: i32): i32 {
+  const Cs = maxShare(C, nthreads);
+  return (36 * (Cs * TB4 + XI_GAP) + 36 * (K * TB4 + XI_GAP) + 36 * (K * Cs + XI_GAP) +
+    ROWS_FLOATS + ROWBUF4 + GRAD_FLOATS + 64) * 4;
+}
+
+/** A y for 4 vectors y0..y3: 6 stores at dst, dst + ds, .... */
+// @ts-ignore: decorator
+@inline
+function aVector(y0: v128, y1: v128, y2: v128, y3: v128, dst: usize, ds: usize): void {
+  // p +- q = y0 +- y1 + y2 +- y3; r +- s = y0 +- 2 y1 + 4 y2 +- 8 y3.
+  const p = f32x4.add(y0, y2), q = f32x4.add(y1, y3);
+  const r = madd(f32x4.splat(4), y2, y0), s = madd(f32x4.splat(8), y3, f32x4.add(y1, y1));
+  v128.store(dst, y0);
+  v128.store(dst + ds, f32x4.add(p, q));
+  v128.store(dst + 2 * ds, f32x4.sub(p, q));
+  v128.store(dst + 3 * ds, f32x4.add(r, s));
+  v128.store(dst + 4 * ds, f32x4.sub(r, s));
+  v128.store(dst + 5 * ds, y3);
+}
+
+/** A y for 4 values, plain f32 (the gather path and the scalar twin): 6 stores. */
+// @ts-ignore: decorator
+@inline
+function aScalar(y0: f32, y1: f32, y2: f32, y3: f32, dst: usize, ds: usize): void {
+  const p = y0 + y2, q = y1 + y3;
+  const r: f32 = 4 * y2 + y0, s: f32 = 8 * y3 + (y1 + y1);
+  store<f32>(dst, y0);
+  store<f32>(dst + ds, p + q);
+  store<f32>(dst + 2 * ds, p - q);
+  store<f32>(dst + 3 * ds, r + s);
+  store<f32>(dst + 4 * ds, r - s);
+  store<f32>(dst + 5 * ds, y3);
+}
+
+/**
+ * dM rows (A dY A^T) for output channel k of 8 tiles t0..t0+7 (lanes >=
+ * `lanes` zero): dM_xi[t] at dm + xi*xiStride floats. First along each
+ * gradient row a (z[a] = dY[a] A^T, into scratch z[a][j][lane]), then along
+ * columns (dM[.][j] = A z[.][j]). oneRow: the tiles lie in one tile row,
+ * read as vectors (32 columns, via rowbuf past the right edge); else tile by
+ * tile. The two paths give the same values (same operations per lane).
+ */
+function gradTransform4(
+  plane: usize, OH: i32, OW: i32, TW: i32, t0: i32, lanes: i32, oneRow: bool,
+  dm: usize, xiStride: usize, rowbuf: usize, z: usize,
+): void {
+  const s = xiStride << 2;
+  if (oneRow) {
+    const th = t0 / TW, tw = t0 - th * TW;
+    const ow0 = 4 * tw;
+    for (let a = 0; a < 4; a++) {
+      const oh = 4 * th + a;
+      if (oh >= OH) {
+        for (let e = 0; e < 12; e++) v128.store(z + (<usize>(a * 48 + e * 4) << 2), f32x4.splat(0));
+        continue;
+      }
+      let p = plane + ((<usize>oh * <usize>OW + <usize>ow0) << 2);
+      if (ow0 + 32 > OW) {
+        for (let e = 0; e < 32; e++) {
+          store<f32>(rowbuf + (<usize>e << 2), ow0 + e < OW ? load<f32>(p + (<usize>e << 2)) : 0);
+        }
+        p = rowbuf;
+      }
+      for (let h = 0; h < 2; h++) {
+        const q = p + (<usize>h << 6);
+        const v0 = v128.load(q), v1 = v128.load(q, 16), v2 = v128.load(q, 32), v3 = v128.load(q, 48);
+        // 4x4 transpose: y_b lane l = column 4l + b of this half.
+        const t0v = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), t1v = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
+        const t2v = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7), t3v = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+        const y0 = v128.shuffle<f32>(t0v, t1v, 0, 1, 4, 5), y1 = v128.shuffle<f32>(t0v, t1v, 2, 3, 6, 7);
+        const y2 = v128.shuffle<f32>(t2v, t3v, 0, 1, 4, 5), y3 = v128.shuffle<f32>(t2v, t3v, 2, 3, 6, 7);
+        aVector(y0, y1, y2, y3, z + (<usize>(a * 48 + h * 4) << 2), 32);
+      }
+    }
+    for (let j = 0; j < 6; j++) {
+      for (let h = 0; h < 2; h++) {
+        const src = z + (<usize>(j * 8 + h * 4) << 2);
+        aVector(
+          v128.load(src), v128.load(src, 192), v128.load(src, 384), v128.load(src, 576),
+          dm + <usize>j * s + (<usize>h << 4), 6 * s,
+        );
+      }
+    }
+    return;
+  }
+  for (let l = 0; l < NR; l++) {
+    const t = t0 + l;
+    const th = t / TW, tw = t - th * TW;
+    for (let a = 0; a < 4; a++) {
+      const oh = 4 * th + a, ow = 4 * tw;
+      let y0: f32 = 0, y1: f32 = 0, y2: f32 = 0, y3: f32 = 0;
+      if (l < lanes && oh < OH) {
+        const row = plane + ((<usize>oh * <usize>OW) << 2);
+        y0 = load<f32>(row + (<usize>ow << 2));
+        if (ow + 1 < OW) y1 = load<f32>(row + (<usize>(ow + 1) << 2));
+        if (ow + 2 < OW) y2 = load<f32>(row + (<usize>(ow + 2) << 2));
+        if (ow + 3 < OW) y3 = load<f32>(row + (<usize>(ow + 3) << 2));
+      }
+      aScalar(y0, y1, y2, y3, z + (<usize>(a * 48 + l) << 2), 32);
+    }
+    for (let j = 0; j < 6; j++) {
+      const src = z + (<usize>(j * 8 + l) << 2);
+      aScalar(
+        load<f32>(src), load<f32>(src, 192), load<f32>(src, 384), load<f32>(src, 576),
+        dm + <usize>j * s + (<usize>l << 2), 6 * s,
+      );
+    }
+  }
+}
+
+/**
+ * G^T x for 6 values (G of f32-conv2d-winograd-f43-wasmsimd.ts):
+ * (x0/4 - (x1 + x2)/6 + (x3 + x4)/24, (x2 - x1)/6 + (x3 - x4)/12,
+ *  (x3 + x4 - x1 - x2)/6 + x5), stored at dst, dst + ds, dst + 2 ds.
+ */
+// @ts-ignore: decorator
+@inline
+function gtScalar(x0: f32, x1: f32, x2: f32, x3: f32, x4: f32, x5: f32, dst: usize, ds: usize): void {
+  const six: f32 = 1.0 / 6.0, twelve: f32 = 1.0 / 12.0, tf: f32 = 1.0 / 24.0;
+  const p = x1 + x2, m = x3 + x4;
+  store<f32>(dst, 0.25 * x0 - six * p + tf * m);
+  store<f32>(dst + ds, six * (x2 - x1) + twelve * (x3 - x4));
+  store<f32>(dst + 2 * ds, six * (m - p) + x5);
+}
+
+/**
+ * dW[k][c] (9 floats at dst) = G^T dU G, dU[xi] at du + xi*xiStride floats
+ * (xi = 6 i + j); tmp: 18 floats ((G^T dU)[r][j] at r*6 + j).
+ */
+function filterTransform4(du: usize, xiStride: usize, dst: usize, tmp: usize): void {
+  const s = xiStride << 2;
+  for (let j = 0; j < 6; j++) {
+    const col = du + <usize>j * s;
+    gtScalar(
+      load<f32>(col), load<f32>(col + 6 * s), load<f32>(col + 12 * s),
+      load<f32>(col + 18 * s), load<f32>(col + 24 * s), load<f32>(col + 30 * s),
+      tmp + (<usize>j << 2), 24,
+    );
+  }
+  for (let r = 0; r < 3; r++) {
+    const row = tmp + (<usize>(r * 6) << 2);
+    gtScalar(
+      load<f32>(row), load<f32>(row, 4), load<f32>(row, 8),
+      load<f32>(row, 12), load<f32>(row, 16), load<f32>(row, 20),
+      dst + (<usize>(r * 3) << 2), 4,
+    );
+  }
+}
+
+/** dW = gradient of the 3x3 stride-1 conv's weights by F(4x4, 3x3) (arguments as the F(2x2) kernel's). */
+export function f32_conv2d_winograd4_bwd_filter__wasmsimd(
+  x: usize, dy: usize, dw: usize,
+  N: i32, C: i32, H: i32, W: i32, K: i32, OH: i32, OW: i32, pt: i32, pl: i32,
+  workspace: usize, tid: i32, nthreads: i32,
+): void {
+  const c0 = shareStart(C, tid, nthreads), c1 = shareEnd(C, tid, nthreads);
+  if (c0 >= c1) return;
+  const Cs = maxShare(C, nthreads), Cn = c1 - c0;
+  const ws = workspace + <usize>tid * <usize>f32_conv2d_winograd4_bwd_filter_workspace(C, K, nthreads);
+  const vbuf = ws;
+  const mbuf = vbuf + (<usize>(36 * (Cs * TB4 + XI_GAP)) << 2);
+  const ubuf = mbuf + (<usize>(36 * (K * TB4 + XI_GAP)) << 2);
+  const rows = ubuf + (<usize>(36 * (K * Cs + XI_GAP)) << 2);
+  const rowbuf = rows + (<usize>ROWS_FLOATS << 2);
+  const zbuf = rowbuf + (<usize>ROWBUF4 << 2);
+  const vXi = <usize>(Cn * TB4 + XI_GAP), mXi = <usize>(K * TB4 + XI_GAP), uXi = <usize>(K * Cn + XI_GAP);
+  for (let e: usize = 0; e < 36 * uXi; e++) store<f32>(ubuf + (e << 2), 0);
+  const TH = (OH + 3) >> 2, TW = (OW + 3) >> 2;
+  const T = TH * TW;
+  const inPlane = <usize>(H * W) << 2, outPlane = <usize>(OH * OW) << 2;
+  for (let n = 0; n < N; n++) {
+    const xn = x + <usize>(n * C) * inPlane;
+    const dyn = dy + <usize>(n * K) * outPlane;
+    for (let tb = 0; tb < T; tb += TB4) {
+      const nt = min(TB4, T - tb);
+      const panels = (nt + NR - 1) / NR;
+      const n4 = panels * 2;
+      for (let q = 0; q < panels; q++) {
+        const tq = tb + q * NR, lanes = min(NR, nt - q * NR);
+        const th = tq / TW, tw = tq - th * TW;
+        const oneRow = lanes == NR && tw + NR <= TW;
+        for (let c = c0; c < c1; c++) {
+          const plane = xn + <usize>c * inPlane;
+          if (oneRow) {
+            patchRowsFast4(plane, H, W, 4 * th - pt, 4 * tw - pl, rowbuf, rows);
+          } else {
+            patchRowsGather4(plane, H, W, TW, tq, lanes, pt, pl, rows);
+          }
+          columnTransform4(rows, vbuf + (<usize>((c - c0) * TB4 + q * NR) << 2), vXi);
+        }
+        for (let k = 0; k < K; k++) {
+          gradTransform4(
+            dyn + <usize>k * outPlane, OH, OW, TW, tq, lanes, oneRow,
+            mbuf + (<usize>(k * TB4 + q * NR) << 2), mXi, rowbuf, zbuf,
+          );
+        }
+      }
+      // dU_xi[k][c] += dot(dM_xi[k], V_xi[c]) over the block's tiles.
+      for (let xi = 0; xi < 36; xi++) {
+        const mX = mbuf + ((<usize>xi * mXi) << 2);
+        const vX = vbuf + ((<usize>xi * vXi) << 2);
+        const uX = ubuf + ((<usize>xi * uXi) << 2);
+        for (let k = 0; k < K; k += 3) {
+          const rws = min(3, K - k);
+          const a0 = mX + ((<usize>k * <usize>TB4) << 2);
+          const a1 = rws > 1 ? a0 + (<usize>TB4 << 2) : a0;
+          const a2 = rws > 2 ? a1 + (<usize>TB4 << 2) : a1;
+          for (let c = 0; c < Cn; c += 3) {
+            const cls = min(3, Cn - c);
+            const b0 = vX + ((<usize>c * <usize>TB4) << 2);
+            const b1 = cls > 1 ? b0 + (<usize>TB4 << 2) : b0;
+            const b2 = cls > 2 ? b1 + (<usize>TB4 << 2) : b1;
+            dot3x3(n4, a0, a1, a2, b0, b1, b2, uX + ((<usize>k * <usize>Cn + <usize>c) << 2), Cn, rws, cls);
+          }
+        }
+      }
+    }
+  }
+  for (let k = 0; k < K; k++) {
+    for (let c = c0; c < c1; c++) {
+      filterTransform4(
+        ubuf + ((<usize>k * <usize>Cn + <usize>(c - c0)) << 2), uXi,
+        dw + ((<usize>(k * C + c) * 9) << 2), zbuf,
+      );
+    }
+  }
+}
+
+/**
+ * Plain-loop twin of f32_conv2d_winograd4_bwd_filter__wasmsimd (same
+ * arguments, workspace unused): the same F(4x4, 3x3) gradient, one (k, c)
+ * pair, transform entry xi and tile at a time (both transforms recomputed
+ * per xi), summed in f32 over images then tiles.
+ */
+export function f32_conv2d_winograd4_bwd_filter__scalar(
+  x: usize, dy: usize, dw: usize,
+  N: i32, C: i32, H: i32, W: i32, K: i32, OH: i32, OW: i32, pt: i32, pl: i32,
+  workspace: usize, tid: i32, nthreads: i32,
+): void {
+  const c0 = shareStart(C, tid, nthreads), c1 = shareEnd(C, tid, nthreads);
+  const TH = (OH + 3) >> 2, TW = (OW + 3) >> 2;
+  for (let k = 0; k < K; k++) {
+    for (let c = c0; c < c1; c++) {
+      // dU[i][j] = sum over n, tiles of (A dY A^T)[i][j] * (B^T d B)[i][j].
+      let u00: f32 = 0, u01: f32 = 0, u02: f32 = 0, u03: f32 = 0, u04: f32 = 0, u05: f32 = 0;
+      let u10: f32 = 0, u11: f32 = 0, u12: f32 = 0, u13: f32 = 0, u14: f32 = 0, u15: f32 = 0;
+      let u20: f32 = 0, u21: f32 = 0, u22: f32 = 0, u23: f32 = 0, u24: f32 = 0, u25: f32 = 0;
+      let u30: f32 = 0, u31: f32 = 0, u32: f32 = 0, u33: f32 = 0, u34: f32 = 0, u35: f32 = 0;
+      let u40: f32 = 0, u41: f32 = 0, u42: f32 = 0, u43: f32 = 0, u44: f32 = 0, u45: f32 = 0;
+      let u50: f32 = 0, u51: f32 = 0, u52: f32 = 0, u53: f32 = 0, u54: f32 = 0, u55: f32 = 0;
+      for (let n = 0; n < N; n++) {
+        const plane = x + ((<usize>(n * C + c) * <usize>(H * W)) << 2);
+        const gp = dy + ((<usize>(n * K + k) * <usize>(OH * OW)) << 2);
+        for (let th = 0; th < TH; th++) {
+          for (let tw = 0; tw < TW; tw++) {
+            for (let xi = 0; xi < 36; xi++) {
+              const i = xi / 6, j = xi - 6 * (xi / 6);
+              // m = (A dY A^T)[i][j] = sum_ab A[i][a] dY[a][b] A[j][b].
+              let m: f32 = 0;
+              for (let a = 0; a < 4; a++) {
+                const oh = 4 * th + a;
+                if (oh >= OH) continue;
+                let rowSum: f32 = 0;
+                for (let b = 0; b < 4; b++) {
+                  const ow = 4 * tw + b;
+                  if (ow >= OW) continue;
+                  rowSum += aCoef(j, b) * load<f32>(gp + ((<usize>oh * <usize>OW + <usize>ow) << 2));
+                }
+                m += aCoef(i, a) * rowSum;
+              }
+              // v = (B^T d B)[i][j] = sum_ab B^T[i][a] d[a][b] B^T[j][b].
+              let v: f32 = 0;
+              for (let a = 0; a < 6; a++) {
+                const ih = 4 * th - pt + a;
+                if (ih < 0 || ih >= H) continue;
+                let rowSum: f32 = 0;
+                for (let b = 0; b < 6; b++) {
+                  const iw = 4 * tw - pl + b;
+                  if (iw < 0 || iw >= W) continue;
+                  rowSum += btCoef(j, b) * load<f32>(plane + ((<usize>ih * <usize>W + <usize>iw) << 2));
+                }
+                v += btCoef(i, a) * rowSum;
+              }
+              const p = m * v;
+              if (i == 0) {
+                if (j == 0) u00 += p; else if (j == 1) u01 += p; else if (j == 2) u02 += p;
+                else if (j == 3) u03 += p; else if (j == 4) u04 += p; else u05 += p;
+              } else if (i == 1) {
+                if (j == 0) u10 += p; else if (j == 1) u11 += p; else if (j == 2) u12 += p;
+                else if (j == 3) u13 += p; else if (j == 4) u14 += p; else u15 += p;
+              } else if (i == 2) {
+                if (j == 0) u20 += p; else if (j == 1) u21 += p; else if (j == 2) u22 += p;
+                else if (j == 3) u23 += p; else if (j == 4) u24 += p; else u25 += p;
+              } else if (i == 3) {
+                if (j == 0) u30 += p; else if (j == 1) u31 += p; else if (j == 2) u32 += p;
+                else if (j == 3) u33 += p; else if (j == 4) u34 += p; else u35 += p;
+              } else if (i == 4) {
+                if (j == 0) u40 += p; else if (j == 1) u41 += p; else if (j == 2) u42 += p;
+                else if (j == 3) u43 += p; else if (j == 4) u44 += p; else u45 += p;
+              } else {
+                if (j == 0) u50 += p; else if (j == 1) u51 += p; else if (j == 2) u52 += p;
+                else if (j == 3) u53 += p; else if (j == 4) u54 += p; else u55 += p;
+              }
+            }
+          }
+        }
+      }
+      // dW = G^T dU G: rows r of G^T dU (6 columns), then G along each row.
+      const o = dw + ((<usize>(k * C + c) * 9) << 2);
+      for (let r = 0; r < 3; r++) {
+        let w0: f32 = 0, w1: f32 = 0, w2: f32 = 0;
+        for (let j = 0; j < 6; j++) {
+          const x0: f32 = j == 0 ? u00 : j == 1 ? u01 : j == 2 ? u02 : j == 3 ? u03 : j == 4 ? u04 : u05;
+          const x1: f32 = j == 0 ? u10 : j == 1 ? u11 : j == 2 ? u12 : j == 3 ? u13 : j == 4 ? u14 : u15;
+          const x2: f32 = j == 0 ? u20 : j == 1 ? u21 : j == 2 ? u22 : j == 3 ? u23 : j == 4 ? u24 : u25;
+          const x3: f32 = j == 0 ? u30 : j == 1 ? u31 : j == 2 ? u32 : j == 3 ? u33 : j == 4 ? u34 : u35;
+          const x4: f32 = j == 0 ? u40 : j == 1 ? u41 : j == 2 ? u42 : j == 3 ? u43 : j == 4 ? u44 : u45;
+          const x5: f32 = j == 0 ? u50 : j == 1 ? u51 : j == 2 ? u52 : j == 3 ? u53 : j == 4 ? u54 : u55;
+          const e = gtRow(r, x0, x1, x2, x3, x4, x5);
+          w0 += gCoef(j, 0) * e; w1 += gCoef(j, 1) * e; w2 += gCoef(j, 2) * e;
+        }
+        store<f32>(o + (<usize>(r * 3) << 2), w0);
+        store<f32>(o + (<usize>(r * 3 + 1) << 2), w1);
+        store<f32>(o + (<usize>(r * 3 + 2) << 2), w2);
+      }
+    }
+  }
+}
+
+/** A[i][a] (6x4, see the F(4x4) header). */
+function aCoef(i: i32, a: i32): f32 {
+  if (i == 0) return a == 0 ? 1 : 0;
+  if (i == 5) return a == 3 ? 1 : 0;
+  const base: f32 = i == 1 ? 1 : i == 2 ? -1 : i == 3 ? 2 : -2;
+  let v: f32 = 1;
+  for (let e = 0; e < a; e++) v *= base;
+  return v;
+}
+
+/** B^T[i][a] (6x6, f32-conv2d-winograd-f43-wasmsimd.ts). */
+function btCoef(i: i32, a: i32): f32 {
+  if (i == 0) return a == 0 ? 4 : a == 2 ? -5 : a == 4 ? 1 : 0;
+  if (i == 1) return a == 1 ? -4 : a == 2 ? -4 : a == 3 ? 1 : a == 4 ? 1 : 0;
+  if (i == 2) return a == 1 ? 4 : a == 2 ? -4 : a == 3 ? -1 : a == 4 ? 1 : 0;
+  if (i == 3) return a == 1 ? -2 : a == 2 ? -1 : a == 3 ? 2 : a == 4 ? 1 : 0;
+  if (i == 4) return a == 1 ? 2 : a == 2 ? -1 : a == 3 ? -2 : a == 4 ? 1 : 0;
+  return a == 1 ? 4 : a == 3 ? -5 : a == 5 ? 1 : 0;
+}
+
+/** G[j][s] (6x3, f32-conv2d-winograd-f43-wasmsimd.ts). */
+function gCoef(j: i32, s: i32): f32 {
+  const six: f32 = 1.0 / 6.0, twelve: f32 = 1.0 / 12.0, tf: f32 = 1.0 / 24.0;
+  if (j == 0) return s == 0 ? 0.25 : 0;
+  if (j == 1) return -six;
+  if (j == 2) return s == 1 ? six : -six;
+  if (j == 3) return s == 0 ? tf : s == 1 ? twelve : six;
+  if (j == 4) return s == 0 ? tf : s == 1 ? -twelve : six;
+  return s == 2 ? 1 : 0;
+}
+
+/** (G^T x)[r] for one column x0..x5 of dU, as a plain sum over the rows of G. */
+function gtRow(r: i32, x0: f32, x1: f32, x2: f32, x3: f32, x4: f32, x5: f32): f32 {
+  return gCoef(0, r) * x0 + gCoef(1, r) * x1 + gCoef(2, r) * x2 + gCoef(3, r) * x3 +
+    gCoef(4, r) * x4 + gCoef(5, r) * x5;
 }

@@ -691,8 +691,8 @@ Deno.test("conv2d winograd: SIMD and scalar match the f64 reference and the dire
   }
 });
 
-// Winograd F(4x4, 3x3) ("winograd4": forward and backward-data; the filter
-// gradient stays F(2x2, 3x3)): the F(2x2) cases plus rows of more than 8
+// Winograd F(4x4, 3x3) ("winograd4": forward, backward-data and the filter
+// gradient): the F(2x2) cases plus rows of more than 8
 // tiles (the vector input path, full and clipped 16-pixel output stores),
 // OW and OH off multiples of 4, batch 3 and pads 2/0. Same tolerances: the
 // F(4x4) transforms amplify f32 rounding ~10x over F(2x2) (measured ~1e-4
@@ -795,16 +795,22 @@ Deno.test("conv2d winograd4: SIMD and scalar match the f64 reference and the dir
       const { x, w, b, dy } = data(s, seed += 10);
       const y = conv2dForwardRef(s, x, w, b);
       const dx = conv2dBackwardDataRef(s, dy, w);
+      const { dw } = conv2dBackwardFilterRef(s, x, dy);
       const direct = runAlgo(engine, s, "direct", x, w, b, dy);
       for (const impl of ["simd", "scalar"] as const) {
         const l = `${label} [winograd4 ${impl}]`;
         const r = runAlgo(engine, s, "winograd4", x, w, b, dy, { impl });
         assertClose(r.y, y, { ...TOL, label: `${l} forward` });
         assertClose(r.dx, dx, { ...TOL, label: `${l} backward-data` });
+        assertClose(r.dw, dw, { ...TOL, label: `${l} backward-filter` });
         assertClose(r.y, direct.y, { ...TOL, label: `${l} forward vs direct` });
         assertClose(r.dx, direct.dx, {
           ...TOL,
           label: `${l} backward-data vs direct`,
+        });
+        assertClose(r.dw, direct.dw, {
+          ...TOL,
+          label: `${l} backward-filter vs direct`,
         });
         const one = runAlgo(engine, s, "winograd4", x, w, b, dy, {
           impl,
@@ -814,7 +820,7 @@ Deno.test("conv2d winograd4: SIMD and scalar match the f64 reference and the dir
           impl,
           threads: 2,
         });
-        for (const k of ["y", "dx"] as const) {
+        for (const k of ["y", "dx", "dw"] as const) {
           assert.deepEqual(one[k], two[k], `${l} ${k}: 1 vs 2 threads`);
         }
       }
@@ -842,6 +848,42 @@ Deno.test("conv2d winograd4: SIMD and scalar match the f64 reference and the dir
       ...vtol,
       label: "winograd4 VGG magnitudes backward-data",
     });
+    // The filter gradient sums x * dy over 9 x 40 pixels (one product up to
+    // 100 * 100; dW ~1e5): rtol 1e-4 and atol scaled likewise (0.2).
+    assertClose(rv.dw, conv2dBackwardFilterRef(v, xv, dyv).dw, {
+      atol: 0.2,
+      rtol: 1e-4,
+      label: "winograd4 VGG magnitudes backward-filter",
+    });
+    // Larger images (64x70: 16 x 18 tiles, batch 2) with VGG-like
+    // activations in [0, 100] and gradients ~1e-3: the F(4x4) filter
+    // gradient sums over 576 tiles per (k, c) pair.
+    const big = shape({
+      batch: 2,
+      inChannels: 5,
+      inHeight: 64,
+      inWidth: 70,
+      outChannels: 6,
+    });
+    const db = data(big, 6100);
+    const xb = db.x.map((e) => 50 * (e + 1));
+    const dyb = db.dy.map((e) => 1e-3 * e);
+    const dwb = conv2dBackwardFilterRef(big, xb, dyb).dw;
+    for (const impl of ["simd", "scalar"] as const) {
+      const one = runAlgo(engine, big, "winograd4", xb, db.w, db.b, dyb, {
+        impl,
+        threads: 1,
+      });
+      const two = runAlgo(engine, big, "winograd4", xb, db.w, db.b, dyb, {
+        impl,
+        threads: 2,
+      });
+      assertClose(two.dw, dwb, {
+        ...TOL,
+        label: `winograd4 ${impl} 64x70 backward-filter`,
+      });
+      assert.deepEqual(one.dw, two.dw, `winograd4 ${impl} 64x70 dw threads`);
+    }
     // The data gradient against central finite differences of the f64
     // reference forward (L = sum(y * dy)).
     const s = WINOGRAD_CASES[2][1];
@@ -858,6 +900,17 @@ Deno.test("conv2d winograd4: SIMD and scalar match the f64 reference and the dir
       1e-2,
     );
     assertClose(r.dx, gx, { ...FD_TOL, label: "winograd4 dx vs FD" });
+    const gw = finiteDifferences(
+      (ws) => {
+        const yr = conv2dForwardRef(s, x, ws, b);
+        let sum = 0;
+        for (let i = 0; i < yr.length; i++) sum += yr[i] * dy[i];
+        return sum;
+      },
+      w,
+      1e-2,
+    );
+    assertClose(r.dw, gw, { ...FD_TOL, label: "winograd4 dw vs FD" });
     const strided = CASES[2][1];
     const e = data(strided, 1);
     assert.throws(
@@ -1007,6 +1060,10 @@ Deno.test("conv2d: single-threaded plain-SIMD build agrees", async () => {
         assertClose(w4.dx, conv2dBackwardDataRef(s, dy, w), {
           ...TOL,
           label: `${l} winograd4 backward-data`,
+        });
+        assertClose(w4.dw, conv2dBackwardFilterRef(s, x, dy).dw, {
+          ...TOL,
+          label: `${l} winograd4 backward-filter`,
         });
       }
     }

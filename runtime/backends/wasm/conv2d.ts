@@ -245,8 +245,7 @@ function withPackedWeights<T>(
 /**
  * How a 3x3 stride-1 convolution runs: "direct" (implicit GEMM), "winograd"
  * (F(2x2, 3x3), 2.25x fewer multiplies), "winograd4" (F(4x4, 3x3), 4x fewer,
- * for the forward and data-gradient passes; the filter gradient stays
- * F(2x2, 3x3)) or "auto" (Winograd where it applies and the channel counts
+ * for all three passes) or "auto" (Winograd where it applies and the channel counts
  * make it pay, else direct).
  */
 export type ConvAlgorithm = "auto" | "direct" | "winograd" | "winograd4";
@@ -305,6 +304,18 @@ function useF43(algorithm: ConvAlgorithm, oh: number, ow: number): boolean {
   if (algorithm === "winograd4") return true;
   return algorithm === "auto" &&
     Math.ceil(oh / 4) * Math.ceil(ow / 4) >= WINOGRAD4_MIN_TILES;
+}
+
+/**
+ * Whether a Winograd filter gradient uses F(4x4, 3x3): as for the forward
+ * (useF43 on the forward's output tiles). Measured (CPU time per call,
+ * interleaved A/B, median of 5-7, 2 threads): 64->64@256 88.6 -> 54.1 ms
+ * (forward F(4x4) 48.6), 256->256@64 73.9 -> 47.1 (39.3), 128->128@128
+ * 81.8 -> 42.9, 512->512@32 (64 tiles) 73.1 -> 63.0; below 64 tiles
+ * F(2x2) stays faster (512->512@16: 31.9 vs 38.6; @28: 58.4 vs 63.0).
+ */
+function useF43Filter(algorithm: ConvAlgorithm, g: ConvGeometry): boolean {
+  return useF43(algorithm, g.OH, g.OW);
 }
 
 /**
@@ -615,7 +626,8 @@ export function runConvBackwardData(
 
 /**
  * dW (and db over K when dbias != 0) on an explicit geometry; `algorithm`
- * as for runConvForward (Winograd: the F(2x2, 3x3) filter gradient).
+ * as for runConvForward (Winograd: F(4x4, 3x3) or F(2x2, 3x3) as for the
+ * forward, see useF43Filter).
  */
 export function runConvBackwardFilter(
   engine: Engine,
@@ -631,15 +643,15 @@ export function runConvBackwardFilter(
   const scalar = options?.impl === "scalar";
   if (scalar && algorithm === "auto") algorithm = "direct";
   if (useWinograd(g, algorithm, g.C)) {
-    const bytes = scalar ? 0 : engine.call(
-      "f32_conv2d_winograd_bwd_filter_workspace",
-      g.C,
-      g.K,
-      threads,
-    );
+    const kernel = useF43Filter(algorithm, g)
+      ? "f32_conv2d_winograd4_bwd_filter"
+      : "f32_conv2d_winograd_bwd_filter";
+    const bytes = scalar
+      ? 0
+      : engine.call(`${kernel}_workspace`, g.C, g.K, threads);
     withWorkspace(engine, bytes, threads, (ws) =>
       engine.run(
-        kernelName("f32_conv2d_winograd_bwd_filter", options),
+        kernelName(kernel, options),
         [x, dy, dw, g.N, g.C, g.H, g.W, g.K, g.OH, g.OW, g.pt, g.pl, ws],
         threads,
       ));

@@ -1,0 +1,2 @@
+export { heap_base } from "../common/heap";
+export * from "../f32-conv2d/index";
