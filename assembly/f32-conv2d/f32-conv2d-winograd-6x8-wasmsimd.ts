@@ -32,7 +32,8 @@
 // threads take contiguous ranges of items. A tile's arithmetic does not
 // depend on its item, NT or thread: bit-identical for any thread count.
 import { shareStart, shareEnd } from "../common/partition";
-import { MR, NR, ukernel6x8 } from "../f32-gemm/f32-gemm-6x8-ukernel-wasmsimd";
+import { MR, NR } from "../f32-gemm/f32-gemm-6x8-ukernel-wasmsimd";
+import { winogradSlabGemm } from "./f32-conv2d-winograd-gemm-wasmsimd";
 import {
   ROWBUF, XI_GAP, columnTransform, patchRowsFast, patchRowsGather,
 } from "./f32-conv2d-winograd-transforms-wasmsimd";
@@ -58,8 +59,6 @@ function tilesPerItem(N: i32, T: i32, nthreads: i32): i32 {
 }
 /** Output channels per block: M for a block is 16 x WKB x NT floats (<= 192 KiB). */
 const WKB: i32 = 48;
-/** Input channels per micro-kernel call: an A panel (MR x WKC) is 6 KiB. */
-const WKC: i32 = 256;
 const HALF: f32 = 0.5;
 
 // @ts-ignore: decorator
@@ -273,30 +272,8 @@ export function f32_conv2d_winograd__wasmsimd(
     }
     for (let kb0 = 0; kb0 < K; kb0 += WKB) {
       const kb = min(WKB, K - kb0);
-      // M = 0, then M_xi += U_xi * V_xi over channel blocks.
-      const used = kb * NT;
-      for (let xi = 0; xi < 16; xi++) {
-        const mX = mbuf + ((<usize>xi * mXi) << 2);
-        for (let e = 0; e < used; e += 4) v128.store(mX + (<usize>e << 2), f32x4.splat(0));
-      }
-      for (let xi = 0; xi < 16; xi++) {
-        const uX = u + ((<usize>xi * uXi) << 2);
-        const vX = vbuf + ((<usize>xi * vXi) << 2);
-        const mX = mbuf + ((<usize>xi * mXi) << 2);
-        for (let c0 = 0; c0 < C; c0 += WKC) {
-          const kc = min(WKC, C - c0);
-          for (let mm = 0; mm < kb; mm += MR) {
-            const ap = uX + ((<usize>(kb0 + mm) * <usize>C + <usize>(c0 * MR)) << 2);
-            const mr = min(MR, kb - mm);
-            for (let q = 0; q < panels; q++) {
-              ukernel6x8(
-                kc, ap, vX + (<usize>(q * C * NR + c0 * NR) << 2),
-                mX + (<usize>(mm * NT + q * NR) << 2), NT, mr, NR, tmp,
-              );
-            }
-          }
-        }
-      }
+      // M_xi = U_xi · V_xi for every transform element.
+      winogradSlabGemm(16, u, uXi, vbuf, vXi, mbuf, mXi, C, kb0, kb, NT, panels, tmp);
       // Output transform, channel by channel.
       for (let k = 0; k < kb; k++) {
         const bv: f32 = bias != 0 ? load<f32>(bias + (<usize>(kb0 + k) << 2)) : 0;

@@ -30,7 +30,8 @@
 // item, NT, group or thread: bit-identical for any thread count.
 import { shareStart, shareEnd } from "../common/partition";
 import { madd } from "../common/simd";
-import { MR, NR, ukernel6x8 } from "../f32-gemm/f32-gemm-6x8-ukernel-wasmsimd";
+import { MR, NR } from "../f32-gemm/f32-gemm-6x8-ukernel-wasmsimd";
+import { winogradSlabGemm } from "./f32-conv2d-winograd-gemm-wasmsimd";
 import { XI_GAP } from "./f32-conv2d-winograd-transforms-wasmsimd";
 import {
   ROWBUF, ROWS_FLOATS, btScalar, columnTransform, patchRowsFast, patchRowsGather,
@@ -40,8 +41,6 @@ import {
 const NT_MAX: i32 = 64;
 /** Output channels per block: M is 36 x WKB x NT floats (<= 216 KiB). */
 const WKB: i32 = 48;
-/** Input channels per micro-kernel call. */
-const WKC: i32 = 256;
 
 // @ts-ignore: decorator
 @inline
@@ -299,29 +298,8 @@ export function f32_conv2d_winograd_f43__wasmsimd(
     }
     for (let kb0 = kLo; kb0 < kHi; kb0 += WKB) {
       const kb = min(WKB, kHi - kb0);
-      const used = kb * NT;
-      for (let xi = 0; xi < 36; xi++) {
-        const mX = mbuf + ((<usize>xi * mXi) << 2);
-        for (let e = 0; e < used; e += 4) v128.store(mX + (<usize>e << 2), f32x4.splat(0));
-      }
-      for (let xi = 0; xi < 36; xi++) {
-        const uX = u + ((<usize>xi * uXi) << 2);
-        const vX = vbuf + ((<usize>xi * vXi) << 2);
-        const mX = mbuf + ((<usize>xi * mXi) << 2);
-        for (let c0 = 0; c0 < C; c0 += WKC) {
-          const kc = min(WKC, C - c0);
-          for (let mm = 0; mm < kb; mm += MR) {
-            const ap = uX + ((<usize>(kb0 + mm) * <usize>C + <usize>(c0 * MR)) << 2);
-            const mr = min(MR, kb - mm);
-            for (let q = 0; q < panels; q++) {
-              ukernel6x8(
-                kc, ap, vX + (<usize>(q * C * NR + c0 * NR) << 2),
-                mX + (<usize>(mm * NT + q * NR) << 2), NT, mr, NR, tmp,
-              );
-            }
-          }
-        }
-      }
+      // M_xi = U_xi · V_xi for every transform element.
+      winogradSlabGemm(36, u, uXi, vbuf, vXi, mbuf, mXi, C, kb0, kb, NT, panels, tmp);
       for (let k = 0; k < kb; k++) {
         const bv: f32 = bias != 0 ? load<f32>(bias + (<usize>(kb0 + k) << 2)) : 0;
         const yplane = yn + <usize>(kb0 + k) * outPlane;
