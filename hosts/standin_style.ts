@@ -14,6 +14,7 @@ import {
 } from "../runtime/mod.ts";
 import { Adam } from "../runtime/optim/mod.ts";
 import { resizeImage, type RgbImage } from "../runtime/io/image.ts";
+import { crc32 } from "../runtime/io/crc32.ts";
 
 export interface StandInOptions {
   /** Longest side of the result in pixels. */
@@ -35,16 +36,6 @@ export interface StepReport {
 
 const MAGIC = 0x53495053; // "SPIS" little-endian: stand-in state
 const VERSION = 1;
-
-/** CRC-32 (IEEE), to detect corrupted state blobs. */
-export function crc32(bytes: Uint8Array): number {
-  let crc = ~0;
-  for (let i = 0; i < bytes.length; i++) {
-    crc ^= bytes[i];
-    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return ~crc >>> 0;
-}
 
 function fit(image: RgbImage, size: number): RgbImage {
   const scale = size / Math.max(image.width, image.height);

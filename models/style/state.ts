@@ -16,31 +16,14 @@
 // scalars such as step lengths and ρ = 1/yᵀs come back bit for bit.
 // This module is browser compatible.
 
+import { crc32 } from "../../runtime/io/crc32.ts";
+
 export const STATE_MAGIC = "IMPSTYLE";
 export const STATE_VERSION = 1;
 
 /** A blob that is not a state of this run; the message is one line. */
 export class StateError extends Error {
   override name = "StateError";
-}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (IEEE 802.3, the zlib/PNG one). */
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) {
-    c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  }
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 /**
