@@ -11,7 +11,8 @@ import {
   tensorToFloat32,
 } from "../runtime/io/onnx.ts";
 import { readPthAsync } from "../runtime/io/pth.ts";
-import { halfToFloat, readSafetensors } from "../runtime/io/safetensors.ts";
+import { halfToFloat } from "../runtime/io/float16.ts";
+import { readSafetensors } from "../runtime/io/safetensors.ts";
 import { type Preprocessing, preprocessingFromMetadata } from "./preprocess.ts";
 
 export type WeightFormat = "safetensors" | "pth-zip" | "pth-legacy" | "onnx";

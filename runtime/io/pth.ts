@@ -37,6 +37,9 @@ import {
   unpickle,
 } from "./pickle.ts";
 import { ZipReader } from "./zip.ts";
+import { halfToFloat } from "./float16.ts";
+
+export { halfToFloat };
 
 export { PickleError } from "./pickle.ts";
 export type { TorchDtypeName } from "./pickle.ts";
@@ -630,14 +633,4 @@ function convert(
       break;
   }
   return out;
-}
-
-/** IEEE 754 binary16 → number (exact: every half is a float32). */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24; // subnormal or zero
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }

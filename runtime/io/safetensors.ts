@@ -12,6 +12,10 @@
 // file's name when known.
 // This module is browser compatible.
 
+import { halfToFloat } from "./float16.ts";
+
+export { halfToFloat };
+
 /** Largest header accepted (the Rust reference uses the same bound). */
 export const MAX_HEADER_BYTES = 100_000_000;
 
@@ -339,16 +343,6 @@ export function decodeTensorBytes(
       break;
   }
   return out;
-}
-
-/** IEEE 754 binary16 bits to a number (subnormals, Inf and NaN included). */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
 /** The parsed contents of a safetensors file held in memory. */
