@@ -2,7 +2,8 @@
 // (IMPASTO_WASM_DIR=build/dev-<family> while a family is being written).
 import { Engine, type EngineOptions } from "../runtime/engine/engine.ts";
 
-function wasmDir(): URL | undefined {
+/** The engine build the tests use: IMPASTO_WASM_DIR, else build/. */
+export function testWasmDir(): URL | undefined {
   const dir =
     (globalThis as { Deno?: { env: { get(k: string): string | undefined } } })
       .Deno?.env.get("IMPASTO_WASM_DIR");
@@ -14,5 +15,5 @@ function wasmDir(): URL | undefined {
 export function createTestEngine(
   options: EngineOptions = {},
 ): Promise<Engine> {
-  return Engine.create({ wasmBaseUrl: wasmDir(), threads: 2, ...options });
+  return Engine.create({ wasmBaseUrl: testWasmDir(), threads: 2, ...options });
 }

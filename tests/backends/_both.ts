@@ -6,6 +6,7 @@ import { type Backend, setBackend } from "../../runtime/backend.ts";
 import { selectBackend } from "../../runtime/backend_select.ts";
 import { Random } from "../../runtime/random.ts";
 import { tidy } from "../../runtime/tensor.ts";
+import { testWasmDir } from "../_engine.ts";
 
 export interface Pair {
   wasm: Backend;
@@ -14,17 +15,11 @@ export interface Pair {
   skipReason: string;
 }
 
-function wasmDir(): URL | undefined {
-  const dir = Deno.env.get("IMPASTO_WASM_DIR");
-  if (!dir) return undefined;
-  return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
-}
-
 export async function createPair(): Promise<Pair> {
   const wasm = (await selectBackend({
     backend: "wasm",
     threads: 1,
-    wasmBaseUrl: wasmDir(),
+    wasmBaseUrl: testWasmDir(),
   })).backend;
   let gpu: Backend | null = null, skipReason = "";
   try {

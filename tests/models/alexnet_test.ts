@@ -26,15 +26,10 @@ import { assertClose, randomArray } from "../_check.ts";
 import { conv2dForwardRef } from "../reference/conv.ts";
 import { lrnRef } from "../reference/lrn.ts";
 import { maxPoolRef } from "../reference/pool.ts";
-
-function wasmDir(): URL | undefined {
-  const dir = Deno.env.get("IMPASTO_WASM_DIR");
-  if (!dir) return undefined;
-  return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
-}
+import { testWasmDir } from "../_engine.ts";
 
 Deno.test("setup backend", async () => {
-  await initBackend({ threads: 2, wasmBaseUrl: wasmDir() });
+  await initBackend({ threads: 2, wasmBaseUrl: testWasmDir() });
 });
 
 Deno.test("taps and parameter names follow Caffe and torchvision", () => {

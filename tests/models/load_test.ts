@@ -24,12 +24,7 @@ import {
 } from "../../runtime/mod.ts";
 import { randomArray } from "../_check.ts";
 import { GOLDEN } from "./_golden.ts";
-
-function wasmDir(): URL | undefined {
-  const dir = Deno.env.get("IMPASTO_WASM_DIR");
-  if (!dir) return undefined;
-  return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
-}
+import { testWasmDir } from "../_engine.ts";
 
 const SHARED = new URL("../../../shared/data/", import.meta.url);
 const WEIGHTS = new URL("weights/vgg19-normalised-conv3_1/", SHARED);
@@ -92,7 +87,7 @@ function assertGolden(
 }
 
 Deno.test("setup backend", async () => {
-  await initBackend({ threads: 2, wasmBaseUrl: wasmDir() });
+  await initBackend({ threads: 2, wasmBaseUrl: testWasmDir() });
 });
 
 Deno.test({

@@ -18,6 +18,7 @@ import {
   trainClassifier,
   type TrainClassifierOptions,
 } from "../../models/train_classifier.ts";
+import { testWasmDir } from "../_engine.ts";
 
 const haveData = (() => {
   try {
@@ -28,16 +29,10 @@ const haveData = (() => {
   }
 })();
 
-function wasmDir(): URL | undefined {
-  const dir = Deno.env.get("IMPASTO_WASM_DIR");
-  if (!dir) return undefined;
-  return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
-}
-
 const quiet = { log: () => {} };
 
 Deno.test("small cnn: output shapes, parameter names, grouped convs and LRN in AlexNet", async () => {
-  await initBackend({ threads: 2, wasmBaseUrl: wasmDir() });
+  await initBackend({ threads: 2, wasmBaseUrl: testWasmDir() });
   try {
     const vgg = new SmallVGG({ rng: new Random(1) });
     const alex = new SmallAlexNet({ rng: new Random(1) });
@@ -96,7 +91,7 @@ Deno.test({
     "train classifier: VGG-style net, 3000 images, 1 epoch, reaches >= 72% test accuracy; files written",
   ignore: !haveData,
   fn: async () => {
-    await initBackend({ threads: 2, wasmBaseUrl: wasmDir() });
+    await initBackend({ threads: 2, wasmBaseUrl: testWasmDir() });
     const out = await Deno.makeTempDir();
     try {
       const r = await trainClassifier({
@@ -178,7 +173,7 @@ for (
       `train classifier: ${model} + ${optimizer} stopped after epoch 1 and resumed ends bit-identical to an uninterrupted run`,
     ignore: !haveData,
     fn: async () => {
-      await initBackend({ threads: 2, wasmBaseUrl: wasmDir() });
+      await initBackend({ threads: 2, wasmBaseUrl: testWasmDir() });
       try {
         const options: Partial<TrainClassifierOptions> = {
           model,
@@ -209,7 +204,7 @@ Deno.test({
     "train classifier: missing data, missing checkpoint and contradicting flags are one line",
   ignore: !haveData,
   fn: async () => {
-    await initBackend({ threads: 1, wasmBaseUrl: wasmDir() });
+    await initBackend({ threads: 1, wasmBaseUrl: testWasmDir() });
     const out = await Deno.makeTempDir();
     try {
       const oneLine = (re: RegExp) => (e: Error) => {

@@ -19,16 +19,11 @@ import { grad } from "../../runtime/grad.ts";
 import { noGrad } from "../../runtime/autograd.ts";
 import { type Tensor, tensor, tidy } from "../../runtime/tensor.ts";
 import { assertClose, randomArray, rng } from "../_check.ts";
-
-function wasmDir(): URL | undefined {
-  const dir = Deno.env.get("IMPASTO_WASM_DIR");
-  if (!dir) return undefined;
-  return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
-}
+import { testWasmDir } from "../_engine.ts";
 
 /** The wasm backend for a test file (2 threads unless told). */
 export function setupBackend(threads = 2): Promise<Backend> {
-  return initBackend({ threads, wasmBaseUrl: wasmDir() });
+  return initBackend({ threads, wasmBaseUrl: testWasmDir() });
 }
 
 /** Registers a last test that ends the backend's threads. */

@@ -17,14 +17,9 @@ import {
 import { initBackend } from "../../runtime/mod.ts";
 import { type Tensor, tensor } from "../../runtime/tensor.ts";
 import { randomArray } from "../_check.ts";
+import { testWasmDir } from "../_engine.ts";
 
-function wasmDir(): URL | undefined {
-  const dir = Deno.env.get("IMPASTO_WASM_DIR");
-  if (!dir) return undefined;
-  return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
-}
-
-await initBackend({ threads: 2, wasmBaseUrl: wasmDir() });
+await initBackend({ threads: 2, wasmBaseUrl: testWasmDir() });
 
 /** A named parameter with a gradient. */
 function param(
@@ -298,7 +293,7 @@ Deno.test("health: norms are bit-identical with 1 thread, 2 threads and the sing
       variant: "single-simd" as const,
     }]
   ) {
-    await initBackend({ ...options, wasmBaseUrl: wasmDir() });
+    await initBackend({ ...options, wasmBaseUrl: testWasmDir() });
     const p = param("fc1.weight", new Float32Array(g.length), g);
     results.push(layerGradNorms([p]).get("fc1")!);
     p.dispose();

@@ -16,12 +16,7 @@ import {
   TfjsGatysProblem,
 } from "../../models/style_bench.ts";
 import { median, parseSizes } from "../../scripts/bench_stylize.ts";
-
-function wasmDir(): URL | undefined {
-  const dir = Deno.env.get("IMPASTO_WASM_DIR");
-  if (!dir) return undefined;
-  return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
-}
+import { testWasmDir } from "../_engine.ts";
 
 const DENO = Deno.execPath();
 const SCRIPT = new URL("../../scripts/bench_stylize.ts", import.meta.url);
@@ -97,7 +92,7 @@ Deno.test("style_bench: ours and tfjs-wasm compute the same loss and gradient", 
   await tf.setBackend("wasm");
   await tf.ready();
   registerTfjsGradients(tf);
-  const backend = await initBackend({ threads: 2, wasmBaseUrl: wasmDir() });
+  const backend = await initBackend({ threads: 2, wasmBaseUrl: testWasmDir() });
   try {
     // Each term on its own (TV alone would dominate the default total on
     // random images), then the default weights.

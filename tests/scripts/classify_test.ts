@@ -25,12 +25,7 @@ import {
   splitImages,
 } from "../../scripts/classify.ts";
 import { randomArray } from "../_check.ts";
-
-function wasmDir(): URL | undefined {
-  const dir = Deno.env.get("IMPASTO_WASM_DIR");
-  if (!dir) return undefined;
-  return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
-}
+import { testWasmDir } from "../_engine.ts";
 
 const IMAGE =
   new URL("../../assets/images/chelsea.png", import.meta.url).pathname;
@@ -109,7 +104,7 @@ let tmp = "";
 const files: Record<string, string> = {};
 
 Deno.test("setup: backend and random weight files in several layouts", async () => {
-  await initBackend({ threads: 2, wasmBaseUrl: wasmDir() });
+  await initBackend({ threads: 2, wasmBaseUrl: testWasmDir() });
   tmp = await Deno.makeTempDir();
   const write = async (name: string, t: ReturnType<typeof randomWeights>) => {
     files[name] = `${tmp}/${name}.safetensors`;
@@ -266,7 +261,7 @@ async function classifyCli(args: string[]) {
       new URL("../../scripts/classify.ts", import.meta.url).pathname,
       ...args,
     ],
-    env: wasmDir()
+    env: testWasmDir()
       ? { IMPASTO_WASM_DIR: Deno.env.get("IMPASTO_WASM_DIR")! }
       : {},
     stdout: "piped",

@@ -20,6 +20,7 @@ import {
   runGradients,
   summaryTable,
 } from "../../scripts/gradients.ts";
+import { testWasmDir } from "../_engine.ts";
 
 const haveData = (() => {
   try {
@@ -30,18 +31,12 @@ const haveData = (() => {
   }
 })();
 
-function wasmDir(): URL | undefined {
-  const dir = Deno.env.get("IMPASTO_WASM_DIR");
-  if (!dir) return undefined;
-  return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
-}
-
 Deno.test({
   name:
     "gradients: sigmoid + naive init vanishes, ReLU + He does not; clipping tames an exploding run",
   ignore: !haveData,
   fn: async () => {
-    await initBackend({ threads: 2, wasmBaseUrl: wasmDir() });
+    await initBackend({ threads: 2, wasmBaseUrl: testWasmDir() });
     const out = await Deno.makeTempDir();
     const lines: string[] = [];
     try {

@@ -19,6 +19,7 @@ import {
 } from "../../models/digit_classifier.ts";
 import { trainGan } from "../../models/gan/train.ts";
 import { sampleGan } from "../../scripts/sample_gan.ts";
+import { testWasmDir } from "../_engine.ts";
 
 const havePackage = (() => {
   try {
@@ -27,12 +28,6 @@ const havePackage = (() => {
     return false;
   }
 })();
-
-function wasmDir(): URL | undefined {
-  const dir = Deno.env.get("IMPASTO_WASM_DIR");
-  if (!dir) return undefined;
-  return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
-}
 
 /** The cached classifier, or (no cache, e.g. CI) a quickly trained one. */
 async function classifier(): Promise<DigitClassifier> {
@@ -55,7 +50,7 @@ Deno.test({
     "a short MNIST run improves the quality measure, writes outputs, resumes",
   ignore: !havePackage,
   fn: async () => {
-    await initBackend({ threads: 2, wasmBaseUrl: wasmDir() });
+    await initBackend({ threads: 2, wasmBaseUrl: testWasmDir() });
     const model = await classifier();
     const out = await Deno.makeTempDir();
     try {

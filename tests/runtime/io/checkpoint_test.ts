@@ -21,14 +21,9 @@ import { SGD } from "../../../runtime/optim/mod.ts";
 import { Random } from "../../../runtime/random.ts";
 import { tensor } from "../../../runtime/tensor.ts";
 import { randomArray } from "../../_check.ts";
+import { testWasmDir } from "../../_engine.ts";
 
-function wasmDir(): URL | undefined {
-  const dir = Deno.env.get("IMPASTO_WASM_DIR");
-  if (!dir) return undefined;
-  return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
-}
-
-await initBackend({ threads: 2, wasmBaseUrl: wasmDir() });
+await initBackend({ threads: 2, wasmBaseUrl: testWasmDir() });
 
 /** One SGD step on made-up gradients (deterministic per seed). */
 function step(model: Linear, opt: SGD, seed: number): void {

@@ -4,16 +4,11 @@
 // small f64 helpers.
 import { initBackend } from "../../../runtime/mod.ts";
 import { type Tensor, tensor } from "../../../runtime/tensor.ts";
-
-function wasmDir(): URL | undefined {
-  const dir = Deno.env.get("IMPASTO_WASM_DIR");
-  if (!dir) return undefined;
-  return new URL(dir.endsWith("/") ? dir : dir + "/", `file://${Deno.cwd()}/`);
-}
+import { testWasmDir } from "../../_engine.ts";
 
 /** Makes the wasm backend current; dispose it with getBackend().dispose(). */
 export async function setupBackend(threads = 2): Promise<void> {
-  await initBackend({ threads, wasmBaseUrl: wasmDir() });
+  await initBackend({ threads, wasmBaseUrl: testWasmDir() });
 }
 
 /** Sets p.grad to `values` (allocating it on first use). */
