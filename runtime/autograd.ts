@@ -95,7 +95,11 @@ function topologicalOrder(root: Tensor): Tensor[] {
 
 /** Frees the saved values of every node above `root` and unlinks them. */
 export function releaseGraph(root: Tensor): void {
-  for (const t of topologicalOrder(root)) {
+  release(topologicalOrder(root));
+}
+
+function release(order: readonly Tensor[]): void {
+  for (const t of order) {
     if (!t.node) continue;
     for (const s of t.node.saved) s.dispose();
     t.node = null;
@@ -181,6 +185,7 @@ export function backward(
       }
     }
   } finally {
-    releaseGraph(root);
+    // The order computed above covers the whole graph: no second walk.
+    release(order);
   }
 }
